@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# PaperBridge quick start: set everything up in ./.venv, index the sample corpus, ask it
+# two questions, then start the web UI on it (skip the UI with --no-serve; CI does).
+#
+#   bash quickstart.sh              # install + index + ask + serve on http://127.0.0.1:7860
+#   bash quickstart.sh --no-serve   # the same without the UI
+set -euo pipefail
+cd "$(dirname "$0")"
+serve=1
+[[ "${1:-}" == "--no-serve" || "${CI:-}" == "true" ]] && serve=0
+PY=${PYTHON:-python3}
+
+echo "== 1/4 Python environment (.venv)"
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first, pinned: pip takes the CPU build from this machine's disk instead of a
+# multi-GB CUDA build that sentence-transformers would otherwise pull in.
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+echo "== 2/4 Browser for the UI tests (Debian chromium; no browser downloads)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "   chromium not found: install it (sudo apt-get install chromium) to run the browser tests"
+  fi
+fi
+
+echo "== 3/4 Embedding models (built once into the user cache, offline) and the sample library"
+export HF_HUB_OFFLINE=1
+LIB=${PAPERBRIDGE_LIBRARY:-$HOME/.local/share/paperbridge/library}
+.venv/bin/paperbridge --library "$LIB" add --sample
+
+echo "== 4/4 Asking the sample library"
+.venv/bin/paperbridge --library "$LIB" ask "How much does Japan invest in R&D relative to GDP?"
+.venv/bin/paperbridge --library "$LIB" ask "日本的K计划遴选了哪几类技术攻关任务？"
+
+if [[ $serve == 1 ]]; then
+  echo "== Web UI on http://127.0.0.1:7860 (Ctrl-C to stop)"
+  exec .venv/bin/paperbridge --library "$LIB" serve
+fi
