@@ -1,0 +1,18 @@
+"""Questions to cited answers: retrieval, answers, batch runs and evaluation."""
+
+from qa.answer import Answer, Citation
+from qa.batch import BatchReport, run_batch
+from qa.bridge import PaperBridge
+from qa.config import QAConfig
+from qa.evaluate import EvalReport, evaluate
+
+__all__ = [
+    "Answer",
+    "BatchReport",
+    "Citation",
+    "EvalReport",
+    "PaperBridge",
+    "QAConfig",
+    "evaluate",
+    "run_batch",
+]

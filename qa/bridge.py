@@ -1,0 +1,147 @@
+"""PaperBridge: the Python API over one library; the CLI and the UI are thin layers on it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from index import AddReport, DocumentInfo, Encoder, IndexConfig, Library, StoredPassage
+from ingest import detect_language
+from ingest.errors import QuestionError
+from qa.answer import Answer, Citation, compose, pick_sentences
+from qa.batch import BatchReport, run_batch
+from qa.calibrate import Calibration, calibrate
+from qa.config import QAConfig
+from qa.evaluate import EvalReport, evaluate
+from qa.retrieve import Hit, Retriever
+
+_SENTENCE_ENCODER = "use-multilingual-v3"  # fast enough to score sentences at question time
+
+
+class PaperBridge:
+    """Ask questions of a library, and keep it up to date.
+
+    Example:
+        >>> bridge = PaperBridge(Path("~/papers-library").expanduser())
+        >>> bridge.add([Path("papers/")])
+        >>> answer = bridge.ask("What is the K Program?")
+        >>> print(answer.text, answer.citations[0].title)
+
+    One instance is meant to be shared: ``ask`` may run in several threads at once,
+    while ``add`` and ``remove`` take the library's writer lock.
+    """
+
+    def __init__(
+        self,
+        library: Path,
+        *,
+        config: QAConfig | None = None,
+        index_config: IndexConfig | None = None,
+        create: bool = True,
+        encoders: Sequence[Encoder] | None = None,
+    ) -> None:
+        self.config = config or QAConfig()
+        self.library = Library.open(Path(library), index_config, create=create, encoders=encoders)
+        self._retriever = Retriever(self.library, self.config)
+        self._calibration: Calibration | None = None
+        self._lock = threading.Lock()
+
+    # ---- questions ---------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+        langs: Collection[str] | None = None,
+    ) -> Answer:
+        """Answer a question from the library, citing the passages the answer comes from.
+
+        Raises:
+            QuestionError: the question is empty or longer than the configured limit.
+        """
+        question = self._check(question)
+        k = top_k or self.config.top_k
+        vectors = self._retriever.encode(question)
+        hits = self._retriever.search(question, k, doc_ids=doc_ids, langs=langs, vectors=vectors)
+        passages = self.library.passages([h.passage_id for h in hits])
+        lang = detect_language(question)
+        if not hits or self.calibration().refuses(hits[0].score):
+            return Answer(question, lang, "", True, self._citations(hits, passages, {}))
+        encoder = self.library.encoders.get(_SENTENCE_ENCODER) or next(iter(self.library.encoders.values()))
+        sentences = pick_sentences(
+            vectors[encoder.name],
+            encoder,
+            passages[:3],
+            limit=self.config.answer_sentences,
+            margin=self.config.answer_margin,
+        )
+        marks = {s.rank: s.span for s in reversed(sentences)}
+        return Answer(question, lang, compose(sentences), False, self._citations(hits, passages, marks))
+
+    def _check(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise QuestionError("The question is empty: type a question in English or Chinese.")
+        if len(question) > self.config.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(question)} characters long; the limit is "
+                f"{self.config.max_question_chars}. Ask a shorter, more specific question."
+            )
+        return question
+
+    @staticmethod
+    def _citations(
+        hits: Sequence[Hit], passages: Sequence[StoredPassage], marks: dict[int, tuple[int, int]]
+    ) -> tuple[Citation, ...]:
+        return tuple(
+            Citation(
+                rank=rank,
+                passage_id=p.id,
+                doc_id=p.doc_id,
+                title=p.title,
+                source=p.source,
+                kind=p.kind,
+                page=p.page,
+                paragraph=p.paragraph,
+                lang=p.lang,
+                score=h.score,
+                text=p.text,
+                highlight=marks.get(rank),
+                start=p.start,
+                end=p.end,
+            )
+            for rank, (h, p) in enumerate(zip(hits, passages, strict=True), start=1)
+        )
+
+    def calibration(self) -> Calibration:
+        """The library's no-answer threshold, recomputed when the library changed."""
+        with self._lock:
+            self.library.refresh()
+            generation = self.library.manifest.generation
+            if self._calibration is None or self._calibration.generation != generation:
+                self._calibration = calibrate(self.library, self._retriever, self.config.refusal_quantile)
+            return self._calibration
+
+    def batch(self, in_path: Path, out_path: Path, *, progress: bool = False) -> BatchReport:
+        """Answer a JSONL/CSV file of questions into a JSONL file (see :func:`qa.run_batch`)."""
+        return run_batch(self.ask, in_path, out_path, progress=progress)
+
+    def evaluate(self, questions: Path, *, progress: bool = False) -> EvalReport:
+        """Score the library on questions with known answers (see :func:`qa.evaluate`)."""
+        return evaluate(lambda q, k: self.ask(q, top_k=k), questions, progress=progress)
+
+    # ---- the library -------------------------------------------------------------------
+    def add(self, paths: Sequence[Path], *, password: str | None = None, progress: bool = False) -> AddReport:
+        """Add files or folders; unchanged files are skipped, changed ones replaced."""
+        return self.library.add(paths, password=password, progress=progress)
+
+    def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
+        """Remove documents by id (or unique id prefix) or exact title."""
+        return self.library.remove(refs)
+
+    def documents(self) -> list[DocumentInfo]:
+        """The documents in the library."""
+        self.library.refresh()
+        return self.library.documents()

@@ -1,0 +1,119 @@
+"""The no-answer threshold, measured on the library itself.
+
+A fixed threshold cannot work: fused scores depend on the library's size, languages
+and topic spread. So each library is probed with questions it cannot answer:
+
+* on-topic but absent: a sentence from one document, asked with that document
+  excluded from the search (what a question about a paper not in the library looks like);
+* off-topic: a small fixed set of everyday questions in both languages.
+
+The threshold is a high quantile of their top scores: a question must score above what
+this library gives to questions it cannot answer. The result is cached per library
+generation, since it only changes when the library does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index import Library
+from ingest import split_sentences
+from qa.retrieve import Retriever
+
+log = logging.getLogger(__name__)
+
+_OFF_TOPIC = (
+    "How do I bake sourdough bread at home?",
+    "What is the capital of Australia?",
+    "Who won the football World Cup in 2018?",
+    "How many legs does a spider have?",
+    "What is the best way to learn to play the guitar?",
+    "How long should I boil an egg?",
+    "怎样在家里养好多肉植物？",
+    "明天北京的天气怎么样？",
+    "如何做一道正宗的麻婆豆腐？",
+    "世界上最高的山是哪座？",
+    "猫为什么喜欢晒太阳？",
+    "学习游泳需要多长时间？",
+)
+_PROBES_PER_LIBRARY = 24
+_CACHE_FILE = "calibration.json"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The refusal threshold and the scores it was derived from."""
+
+    generation: int
+    threshold: float
+    unanswerable_scores: tuple[float, ...]
+
+    def refuses(self, score: float) -> bool:
+        """True when a top score is no better than what unanswerable questions get."""
+        return score < self.threshold
+
+
+def _probe_sentences(library: Library, rng: random.Random) -> list[tuple[str, str]]:
+    """(doc_id, sentence) pairs sampled from the library's passages."""
+    ids = library.passage_ids()
+    picked = library.passages(rng.sample(ids, min(len(ids), _PROBES_PER_LIBRARY * 2)))
+    probes = []
+    for passage in picked:
+        sentences = [s for s in split_sentences(passage.text) if 20 <= len(s) <= 300]
+        if sentences:
+            probes.append((passage.doc_id, rng.choice(sentences)))
+    return probes[:_PROBES_PER_LIBRARY]
+
+
+def _unanswerable_scores(library: Library, retriever: Retriever) -> list[float]:
+    rng = random.Random(20261122)
+    doc_ids = {d.doc_id for d in library.documents()}
+    scores = []
+    if len(doc_ids) > 1:
+        for doc_id, sentence in _probe_sentences(library, rng):
+            hits = retriever.search(sentence, 1, doc_ids=doc_ids - {doc_id})
+            scores.extend(h.score for h in hits)
+    for question in _OFF_TOPIC:
+        scores.extend(h.score for h in retriever.search(question, 1))
+    return scores
+
+
+def calibrate(library: Library, retriever: Retriever, quantile: float) -> Calibration:
+    """Probe the library with unanswerable questions and derive its refusal threshold."""
+    generation = library.manifest.generation
+    cached = _load(library.path, generation)
+    if cached is not None:
+        return cached
+    log.info("calibrating the no-answer threshold on %s", library.path)
+    scores = _unanswerable_scores(library, retriever)
+    threshold = float(np.quantile(scores, quantile)) if scores else float("-inf")
+    result = Calibration(generation, threshold, tuple(round(s, 4) for s in scores))
+    _save(library.path, result)
+    return result
+
+
+def _load(folder: Path, generation: int) -> Calibration | None:
+    try:
+        data = json.loads((folder / _CACHE_FILE).read_text(encoding="utf-8"))
+        if data["generation"] == generation:
+            return Calibration(generation, float(data["threshold"]), tuple(data["unanswerable_scores"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _save(folder: Path, calibration: Calibration) -> None:
+    """Write the cache atomically; a reader without write access just recomputes next time."""
+    tmp = folder / f".{_CACHE_FILE}.{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(calibration.__dict__), encoding="utf-8")
+        os.replace(tmp, folder / _CACHE_FILE)
+    except OSError as err:
+        log.warning("could not cache the calibration in %s: %s", folder, err)

@@ -1,0 +1,137 @@
+"""Hybrid, language-fair retrieval.
+
+Dense encoders rank same-language passages on other topics above the right passage in
+the other language: raw cosine scores are not comparable across languages. So every
+encoder searches each language's passages separately, its scores are turned into
+z-scores within that language pool (how far a passage stands out from the pool's other
+candidates), and only then are the pools merged. The z-scores of all encoders and of
+BM25 are summed (CombSUM). The summed score is also what the no-answer threshold
+(:mod:`qa.calibrate`) is compared with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index import Library
+from qa.config import QAConfig
+
+_MIN_POOL = 8  # below this, a pool's own score spread is too noisy to normalize by
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage id with its fused score and the signals that made it."""
+
+    passage_id: int
+    score: float
+    signals: dict[str, float]
+
+
+def _zscores(results: Sequence[tuple[int, float]], mean: float, std: float) -> dict[int, float]:
+    return {pid: (score - mean) / std for pid, score in results}
+
+
+def _stats(scores: Sequence[float]) -> tuple[float, float]:
+    arr = np.asarray(scores, dtype=np.float64)
+    return float(arr.mean()), max(float(arr.std()), 1e-3)
+
+
+class Retriever:
+    """Fuses per-language dense search of every encoder with BM25 over one library."""
+
+    def __init__(self, library: Library, config: QAConfig) -> None:
+        self.library = library
+        self.config = config
+
+    def encode(self, question: str) -> dict[str, np.ndarray]:
+        """Query vectors of every encoder of the library, by encoder name (each (dim,))."""
+        return {name: enc.encode_queries([question])[0] for name, enc in self.library.encoders.items()}
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        *,
+        doc_ids: Collection[str] | None = None,
+        langs: Collection[str] | None = None,
+        vectors: dict[str, np.ndarray] | None = None,
+    ) -> list[Hit]:
+        """The k best passages for a question, best first.
+
+        Args:
+            question: the user's question, any language.
+            k: how many hits to return.
+            doc_ids: only search these documents.
+            langs: only search passages in these languages ("en", "zh", "mixed").
+            vectors: precomputed query vectors (from :meth:`encode`), to encode once.
+        """
+        vectors = vectors if vectors is not None else self.encode(question)
+        pools = self._pools(langs)
+        signals: dict[int, dict[str, float]] = {}
+        for name, vec in vectors.items():
+            weight = self.config.weight(name)
+            for pid, z in self._dense(name, vec, pools, doc_ids).items():
+                signals.setdefault(pid, {})[name] = weight * z
+        if self.config.lexical_weight > 0:
+            for pid, z in self._lexical(question, pools, doc_ids).items():
+                signals.setdefault(pid, {})["bm25"] = self.config.lexical_weight * z
+        floor = self._floors(vectors, signals)
+        hits = [Hit(pid, self._fuse(sig, floor), sig) for pid, sig in signals.items()]
+        hits.sort(key=lambda h: -h.score)
+        return hits[:k]
+
+    def _pools(self, langs: Collection[str] | None) -> list[str]:
+        present = [lang for lang, n in self.library.languages().items() if n > 0]
+        return [lang for lang in present if langs is None or lang in langs]
+
+    def _dense(
+        self, name: str, vec: np.ndarray, pools: list[str], doc_ids: Collection[str] | None
+    ) -> dict[int, float]:
+        """z-scores of one encoder's candidates, each normalized within its language pool."""
+        per_pool = {
+            lang: self.library.dense_search(name, vec, self.config.depth, lang=lang, doc_ids=doc_ids)
+            for lang in pools
+        }
+        everything = [s for res in per_pool.values() for _, s in res]
+        if not everything:
+            return {}
+        fallback = _stats(everything)
+        out: dict[int, float] = {}
+        for res in per_pool.values():
+            if not res:
+                continue
+            mean, std = _stats([s for _, s in res]) if len(res) >= _MIN_POOL else fallback
+            out.update(_zscores(res, mean, std))
+        return out
+
+    def _lexical(
+        self, question: str, pools: list[str], doc_ids: Collection[str] | None
+    ) -> dict[int, float]:
+        """BM25 z-scores; only positive evidence counts, so no language is penalized."""
+        res = [
+            hit
+            for lang in pools
+            for hit in self.library.lexical_search(question, self.config.depth, lang=lang, doc_ids=doc_ids)
+            if hit[1] > 0
+        ]
+        if len(res) < 2:
+            return {}
+        mean, std = _stats([s for _, s in res])
+        return {pid: max(0.0, z) for pid, z in _zscores(res, mean, std).items()}
+
+    def _floors(self, vectors: dict[str, np.ndarray], signals: dict[int, dict[str, float]]) -> dict[str, float]:
+        """For each encoder, the lowest z seen: a stand-in for candidates it did not return."""
+        floors: dict[str, float] = {}
+        for name in vectors:
+            seen = [sig[name] for sig in signals.values() if name in sig]
+            floors[name] = min(seen) if seen else 0.0
+        return floors
+
+    @staticmethod
+    def _fuse(sig: dict[str, float], floor: dict[str, float]) -> float:
+        dense = sum(sig.get(name, low) for name, low in floor.items())
+        return dense + sig.get("bm25", 0.0)
