@@ -1,0 +1,163 @@
+"""FAISS at scale: exact flat inner product against HNSW, on synthetic unit vectors.
+
+Two kinds of data: uniform random unit vectors (the adversarial case for HNSW: no structure,
+every neighbour almost as far as any other) and a mixture of Gaussians around a shared mean
+direction (closer to real sentence embeddings, which are anisotropic and clustered by topic).
+Both indexes are grown in steps (10k, 100k, ... 1M) so one build gives the latency curve at
+every size; the size where exact search stops meeting the latency budget is the library's
+``ann_threshold``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faiss
+import numpy as np
+
+from bench.common import percentiles_ms, watch_memory
+
+log = logging.getLogger(__name__)
+
+EF_SEARCH = (64, 128, 256, 512)
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def random_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    """``n`` uniform random unit vectors, float32 (n, dim)."""
+    rng = np.random.default_rng(seed)
+    return _normalize(rng.standard_normal((n, dim), dtype=np.float32))
+
+
+class Mixture:
+    """A mixture of Gaussians on the sphere that looks more like real embeddings.
+
+    A shared mean direction makes all cosines positive (as with e5, where unrelated texts
+    score ~0.7); ``clusters`` topic centres around it; points are noisy copies of a centre,
+    with Zipf-like cluster sizes.
+    """
+
+    def __init__(self, dim: int, clusters: int = 2000, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        mean = _normalize(rng.standard_normal((1, dim), dtype=np.float32))
+        spread = rng.standard_normal((clusters, dim), dtype=np.float32) / np.sqrt(dim)
+        self.centres = _normalize(mean + 1.2 * spread)
+        weights = 1.0 / np.arange(1, clusters + 1) ** 0.8
+        self.weights = weights / weights.sum()
+        self.dim = dim
+
+    def sample(self, n: int, seed: int, noise: float = 0.9) -> np.ndarray:
+        """``n`` unit vectors, float32 (n, dim)."""
+        rng = np.random.default_rng(seed)
+        which = rng.choice(len(self.centres), size=n, p=self.weights)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        for lo in range(0, n, 100_000):
+            hi = min(n, lo + 100_000)
+            eps = rng.standard_normal((hi - lo, self.dim), dtype=np.float32)
+            out[lo:hi] = self.centres[which[lo:hi]] + noise * eps / np.sqrt(self.dim)
+        return _normalize(out)
+
+
+def make_data(kind: str, n: int, dim: int, n_queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Base vectors (n, dim) and held-out queries (n_queries, dim) of one kind."""
+    if kind == "random":
+        return random_vectors(n, dim, seed=1), random_vectors(n_queries, dim, seed=2)
+    mixture = Mixture(dim)
+    return mixture.sample(n, seed=1), mixture.sample(n_queries, seed=2)
+
+
+def single_query_latency(index: Any, queries: np.ndarray, k: int = 10) -> dict[str, float]:
+    """Search one query at a time (as ``ask`` does); p50/p95 in ms."""
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        index.search(q[None, :], k)
+        times.append(time.perf_counter() - start)
+    return percentiles_ms(times)
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of the exact top-k that the approximate top-k recovers."""
+    k = truth.shape[1]
+    hits = sum(len(set(f[:k]) & set(t)) for f, t in zip(found, truth, strict=True))
+    return hits / truth.size
+
+
+def _measure_step(flat: Any, hnsw: Any, queries: np.ndarray, n_latency: int) -> dict[str, Any]:
+    """Latency of both indexes and HNSW recall@10 at each efSearch, at the current size."""
+    _, truth = flat.search(queries, 10)
+    row: dict[str, Any] = {"flat": single_query_latency(flat, queries[:n_latency])}
+    for ef in EF_SEARCH:
+        hnsw.hnsw.efSearch = ef
+        _, found = hnsw.search(queries, 10)
+        row[f"hnsw_ef{ef}"] = {
+            **single_query_latency(hnsw, queries[:n_latency]),
+            "recall_at_10": recall_at_k(found, truth),
+        }
+    return row
+
+
+def grow_and_measure(
+    kind: str, dim: int, sizes: Sequence[int], *, m: int = 32, ef_construction: int = 40,
+    n_queries: int = 500, n_latency: int = 200,
+) -> dict[str, Any]:
+    """Grow a flat and an HNSW index through ``sizes``; time, memory, latency, recall at each."""
+    base, queries = make_data(kind, max(sizes), dim, n_queries)
+    flat = faiss.IndexFlatIP(dim)
+    hnsw = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = ef_construction
+    steps, done, build = [], 0, {"flat_s": 0.0, "hnsw_s": 0.0, "flat_mb": 0.0, "hnsw_mb": 0.0}
+    for size in sizes:
+        chunk = base[done:size]
+        for name, index in (("flat", flat), ("hnsw", hnsw)):
+            with watch_memory() as mem:
+                start = time.perf_counter()
+                index.add(chunk)
+                build[f"{name}_s"] += time.perf_counter() - start
+            build[f"{name}_mb"] += mem.end_mb - mem.start_mb
+        done = size
+        log.info("%s dim=%d: %d vectors, build so far %s", kind, dim, size, build)
+        measured = _measure_step(flat, hnsw, queries, n_latency)
+        steps.append({"size": size, "build": dict(build), **measured})
+    return {"kind": kind, "dim": dim, "m": m, "ef_construction": ef_construction,
+            "n_queries": n_queries, "steps": steps}
+
+
+def ann_threshold(steps: Sequence[dict[str, Any]], budget_ms: float = 20.0) -> int | None:
+    """Largest measured size where exact flat search meets the budget at p50 (None if none)."""
+    ok = [s["size"] for s in steps if s["flat"]["p50_ms"] <= budget_ms]
+    return max(ok) if ok else None
+
+
+def interpolated_threshold(steps: Sequence[dict[str, Any]], budget_ms: float = 20.0) -> int | None:
+    """Size where flat p50 latency crosses the budget, by a linear fit (flat search is O(n))."""
+    sizes = np.array([s["size"] for s in steps], dtype=np.float64)
+    p50 = np.array([s["flat"]["p50_ms"] for s in steps], dtype=np.float64)
+    if len(sizes) < 2:
+        return None
+    slope, intercept = np.polyfit(sizes, p50, 1)
+    return int((budget_ms - intercept) / slope) if slope > 0 else None
+
+
+def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table row per size: flat p50/p95 and, per efSearch, HNSW p50/p95 and recall@10."""
+    rows = []
+    for step in result["steps"]:
+        row: dict[str, Any] = {
+            "data": result["kind"], "dim": result["dim"], "n": step["size"],
+            "flat p50/p95 ms": f"{step['flat']['p50_ms']:.1f}/{step['flat']['p95_ms']:.1f}",
+        }
+        for ef in EF_SEARCH:
+            h = step[f"hnsw_ef{ef}"]
+            row[f"HNSW ef{ef} p50 ms / R@10"] = f"{h['p50_ms']:.2f} / {h['recall_at_10']:.3f}"
+        row["build flat/HNSW s"] = f"{step['build']['flat_s']:.1f}/{step['build']['hnsw_s']:.0f}"
+        row["RSS flat/HNSW MB"] = f"{step['build']['flat_mb']:.0f}/{step['build']['hnsw_mb']:.0f}"
+        rows.append(row)
+    return rows
