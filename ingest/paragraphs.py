@@ -1,0 +1,233 @@
+"""Paragraphs rebuilt from extracted lines.
+
+pypdf (and text copied out of PDFs) gives one line per printed line and no blank line
+between paragraphs. Lines are joined while the sentence goes on; a paragraph ends at a
+short last line that ends a sentence, at a heading, a label (``Abstract:``) or a list item.
+Captions and footnotes float: they become their own blocks and the sentence they
+interrupted continues after them.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ingest import lines as L
+from ingest.lines import Line
+from ingest.text import cjk_count, display_width, is_cjk, is_cjk_text_char, latin_words
+
+_SHORT = 0.8  # a line under this share of the column width is a paragraph's last line
+_FUNCTION_WORDS = frozenset(
+    "a an the of and or to in on for with by from at as is are was were be that this which".split()
+)
+_INNER_PUNCT = re.compile(r"[，。；,;]")
+_NO_SPACE_AFTER = "—–/([（《“‘"
+_NO_SPACE_BEFORE = ")]）》”’,.;:!?%，。；：！？、"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph-like piece of a page: ``kind`` is body, heading, caption or note."""
+
+    text: str
+    kind: str
+    page: int  # 0-based
+
+
+@dataclass(frozen=True)
+class _Widths:
+    """Typical full line width of Chinese and of English lines (None: unknown)."""
+
+    zh: float | None
+    en: float | None
+
+    def is_short(self, text: str) -> bool:
+        zh = cjk_count(text) * 2 >= len(latin_words(text))
+        width = self.zh if zh else self.en
+        return width is not None and display_width(text) < _SHORT * width
+
+
+def column_widths(lines: Iterable[Line]) -> _Widths:
+    """The 90th-percentile width of Chinese and English lines (the column width)."""
+    zh: list[int] = []
+    en: list[int] = []
+    for line in lines:
+        width = display_width(line.text)
+        if width >= 10:
+            (zh if cjk_count(line.text) * 2 >= len(latin_words(line.text)) else en).append(width)
+
+    def p90(values: list[int]) -> float | None:
+        if len(values) < 5:
+            return None
+        return statistics.quantiles(values, n=10)[-1]
+
+    return _Widths(p90(zh), p90(en))
+
+
+def join_lines(left: str, right: str, vocabulary: set[str]) -> str:
+    """Join two printed lines of one paragraph: no space in Chinese, one in English.
+
+    A hyphen at the line end is dropped when it split a word (``im-`` + ``provement``) and
+    kept when the document spells the compound with a hyphen elsewhere (``high-performance``).
+    """
+    if not left or not right:
+        return left or right
+    hyphen = re.search(r"([A-Za-z]+)-$", left)
+    if hyphen and right[0].islower():
+        head = hyphen.group(1)
+        tail = re.match(r"[A-Za-z]*", right).group()  # type: ignore[union-attr]
+        if f"{head}-{tail}".lower() in vocabulary and f"{head}{tail}".lower() not in vocabulary:
+            return left + right
+        return left[:-1] + right
+    if is_cjk(left[-1]) and right[0].isascii() and right[0].isalnum():
+        return f"{left} {right}"  # Chinese typesetting spaces Latin words and numbers off
+    if left[-1].isascii() and left[-1].isalnum() and is_cjk(right[0]):
+        return f"{left} {right}"
+    if is_cjk_text_char(left[-1]) or is_cjk_text_char(right[0]):
+        return left + right
+    if left[-1] in _NO_SPACE_AFTER or right[0] in _NO_SPACE_BEFORE:
+        return left + right
+    return f"{left} {right}"
+
+
+def vocabulary_of(texts: Iterable[str]) -> set[str]:
+    """Lower-cased words (hyphenated compounds included) used to judge line-end hyphens."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", text))
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    return words
+
+
+class _Builder:
+    """Accumulates lines into blocks; see :func:`build_blocks`."""
+
+    def __init__(self, widths: _Widths, vocabulary: set[str]) -> None:
+        self.widths = widths
+        self.vocabulary = vocabulary
+        self.blocks: list[Block] = []
+        self.floats: list[Block] = []
+        self.text = ""
+        self.page = 0
+        self.count = 0  # lines in the open paragraph
+        self.last: Line | None = None
+
+    def flush(self) -> None:
+        if self.text:
+            kind = "heading" if self.count == 1 and self._title_like(self.text) else "body"
+            self.blocks.append(Block(self.text, kind, self.page))
+        self.blocks.extend(self.floats)
+        self.text, self.count, self.floats = "", 0, []
+
+    def _title_like(self, text: str) -> bool:
+        """A lone line that is short and ends no sentence: a title or heading."""
+        if L.ends_sentence(text) or L.continues(text) or L.is_label(text):
+            return False
+        if self.widths.zh is self.widths.en is None:
+            return True
+        return self.widths.is_short(text) and not _INNER_PUNCT.search(text)
+
+    def add_float(self, block: Block) -> None:
+        (self.floats if self.text else self.blocks).append(block)
+
+    def breaks_before(self, line: Line) -> bool:
+        assert self.last is not None
+        prev, text = self.last.text, line.text
+        if L.is_label(text) or (L.is_bullet(text) and not text[0].isdigit()):
+            return True
+        closed = L.ends_sentence(prev)
+        if L.is_bullet(text) and (closed or self.widths.is_short(prev)):
+            return True
+        if closed and (self.widths.is_short(prev) or line.indent > self.last.indent):
+            return True
+        # A short lone line with no final punctuation, followed by more text: a title.
+        return self.count == 1 and self._title_like(prev) and self.widths.is_short(prev)
+
+    def _standalone(self, text: str) -> bool:
+        """A short line without final punctuation right after a finished sentence: a title.
+
+        In justified text only a paragraph's last line is short, so such a line cannot be
+        running text. English text may be ragged, so it must be shorter still, capitalised,
+        and not end on a function word.
+        """
+        if self.text and not L.ends_sentence(self.text):
+            return False
+        if L.ends_sentence(text) or L.continues(text) or L.is_label(text) or L.is_bullet(text):
+            return False
+        if not self.widths.is_short(text) or _INNER_PUNCT.search(text):
+            return False
+        if cjk_count(text) * 2 >= len(latin_words(text)):
+            return True
+        last = text.split()[-1].lower()
+        width = self.widths.en or 0.0
+        return (
+            display_width(text) < 0.6 * width and text[0].isupper() and last not in _FUNCTION_WORDS
+        )
+
+    def add(self, line: Line) -> None:
+        text = line.text
+        if not text or L.is_noise(text):
+            return
+        if L.is_caption(text) or L.is_note(text):
+            self.add_float(Block(text, "caption" if L.is_caption(text) else "note", line.page))
+            return
+        if L.is_heading(text) or self._standalone(text):
+            self.flush()
+            self.blocks.append(Block(re.sub(r"^#+\s*", "", text), "heading", line.page))
+            self.last = None
+            return
+        if self.text and self.last is not None and self.breaks_before(line):
+            self.flush()
+        if self.text:
+            self.text = join_lines(self.text, text, self.vocabulary)
+        else:
+            self.text, self.page = text, line.page
+        self.count += 1
+        self.last = line
+
+
+def build_blocks(lines: Sequence[Line], widths: _Widths, vocabulary: set[str]) -> list[Block]:
+    """Join ``lines`` (one stream, across pages) into blocks in reading order.
+
+    A paragraph that runs over a page break belongs to the page it starts on.
+    """
+    builder = _Builder(widths, vocabulary)
+    for line in lines:
+        builder.add(line)
+    builder.flush()
+    return builder.blocks
+
+
+def _running_key(text: str) -> str:
+    return re.sub(r"\d+", "#", text.lower()).strip()
+
+
+def drop_running_lines(pages: Sequence[Sequence[Line]], edge: int = 3) -> list[list[Line]]:
+    """Remove headers and footers: lines near a page's top or bottom that repeat across pages.
+
+    Digits are masked so "Page 3" and "Page 4" count as the same footer. A line must recur on
+    at least two pages and on a third of them.
+    """
+    if len(pages) < 2:
+        return [list(page) for page in pages]
+    counts: dict[str, int] = {}
+    for page in pages:
+        texts = [line.text for line in page if line.text]
+        for key in {_running_key(t) for t in texts[:edge] + texts[-edge:]}:
+            counts[key] = counts.get(key, 0) + 1
+    threshold = max(2, len(pages) / 3)
+    repeated = {key for key, n in counts.items() if n >= threshold and key}
+    result = []
+    for page in pages:
+        kept = [line for line in page if line.text]
+        keep_edges = set(range(edge, max(edge, len(kept) - edge)))
+        result.append(
+            [
+                line
+                for i, line in enumerate(kept)
+                if i in keep_edges or _running_key(line.text) not in repeated
+            ]
+        )
+    return result

@@ -1,0 +1,114 @@
+"""Citable passages cut from paragraph blocks, with offsets into the cleaned page text.
+
+A paragraph is one passage when it fits the embedding budget; a longer one is cut at
+sentence boundaries with a small overlap. Headings are not passages (they are short and
+answer nothing; they stay in the page text); captions and footnotes are their own passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ingest.config import IngestConfig
+from ingest.document import Passage
+from ingest.language import detect_language
+from ingest.paragraphs import Block
+from ingest.sentences import count_tokens, sentence_spans
+from ingest.text import cjk_count, latin_words
+
+PARAGRAPH_SEPARATOR = "\n\n"
+_SOFT_CUT = re.compile(r"[，,、；;：:\s]")
+
+
+def has_content(text: str) -> bool:
+    """True when ``text`` says something: four Chinese characters or three English words."""
+    return cjk_count(text) >= 4 or len([w for w in latin_words(text) if len(w) > 1]) >= 3
+
+
+def page_texts_of(blocks: Sequence[Block], pages: int) -> tuple[tuple[str, ...], list[int]]:
+    """The cleaned text of each page (its blocks joined by blank lines) and each block's offset."""
+    parts: list[list[str]] = [[] for _ in range(pages)]
+    sizes = [0] * pages
+    starts = []
+    for block in blocks:
+        if parts[block.page]:
+            sizes[block.page] += len(PARAGRAPH_SEPARATOR)
+        starts.append(sizes[block.page])
+        parts[block.page].append(block.text)
+        sizes[block.page] += len(block.text)
+    return tuple(PARAGRAPH_SEPARATOR.join(p) for p in parts), starts
+
+
+def _cut_sentence(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
+    """Cut one over-long sentence into spans of at most ``budget`` tokens, at soft breaks."""
+    spans = []
+    while end - start > 0 and count_tokens(text[start:end]) > budget:
+        cut = start + 1
+        for pos in range(start + 1, end):
+            if count_tokens(text[start:pos]) > budget:
+                break
+            cut = pos
+        soft = [m.end() for m in _SOFT_CUT.finditer(text, start, cut)]
+        if soft and soft[-1] - start > (cut - start) // 2:
+            cut = soft[-1]
+        spans.append((start, cut))
+        start = cut + len(text[cut:end]) - len(text[cut:end].lstrip())
+    if end > start:
+        spans.append((start, end))
+    return spans
+
+
+def chunk_spans(text: str, config: IngestConfig) -> list[tuple[int, int]]:
+    """Spans of ``text`` that each fit ``config.max_tokens``, cut between sentences.
+
+    Consecutive chunks share ``config.overlap_sentences`` sentences. A text within budget is
+    one span covering all of it.
+    """
+    if count_tokens(text) <= config.max_tokens:
+        return [(0, len(text))]
+    sentences: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        sentences.extend(_cut_sentence(text, start, end, config.max_tokens))
+    chunks: list[tuple[int, int]] = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        begin = sentences[first][0]
+        while (
+            last + 1 < len(sentences)
+            and count_tokens(text[begin : sentences[last + 1][1]]) <= config.max_tokens
+        ):
+            last += 1
+        chunks.append((sentences[first][0], sentences[last][1]))
+        if last + 1 >= len(sentences):
+            break
+        first = max(first + 1, last + 1 - config.overlap_sentences)
+    return chunks
+
+
+def make_passages(
+    doc_id: str, blocks: Sequence[Block], starts: Sequence[int], config: IngestConfig
+) -> tuple[Passage, ...]:
+    """Passages of every block that carries content, numbered by paragraph from 1."""
+    passages: list[Passage] = []
+    paragraph = 0
+    for block, offset in zip(blocks, starts, strict=True):
+        if block.kind == "heading" or not has_content(block.text):
+            continue
+        paragraph += 1
+        for part, (start, end) in enumerate(chunk_spans(block.text, config)):
+            piece = block.text[start:end]
+            passages.append(
+                Passage(
+                    doc_id=doc_id,
+                    paragraph=paragraph,
+                    part=part,
+                    page=block.page + 1,
+                    lang=detect_language(piece),
+                    start=offset + start,
+                    end=offset + end,
+                    text=piece,
+                )
+            )
+    return tuple(passages)
