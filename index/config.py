@@ -1,0 +1,62 @@
+"""Settings of the index layer, typed and checked once when created."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ingest.errors import LibraryError
+
+#: Default encoders: e5-small is the stronger retriever within a language, USE multilingual
+#: the less language-biased one; retrieval fuses both (issue 3 measurements).
+DEFAULT_ENCODERS: tuple[str, ...] = ("multilingual-e5-small", "use-multilingual-v3")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How a library embeds and indexes passages.
+
+    Attributes:
+        encoders: encoder specs for ``load_encoder`` (model names, folders, or ``hash`` in tests).
+            Each passage is embedded by every one of them.
+        ann_threshold: passages per (encoder, language) FAISS index above which HNSW replaces
+            exact flat inner product.
+        hnsw_m: HNSW graph degree.
+        hnsw_ef_search: HNSW search breadth (recall vs speed).
+        max_tokens: chunking setting handed to ingest; recorded in the manifest.
+    """
+
+    encoders: tuple[str, ...] = field(default=DEFAULT_ENCODERS)
+    ann_threshold: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    max_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        specs = tuple(s.strip() for s in self.encoders)
+        if not specs or any(not s for s in specs):
+            raise LibraryError(
+                "IndexConfig.encoders must name at least one model (e.g. multilingual-e5-small)."
+            )
+        if len(set(specs)) != len(specs):
+            raise LibraryError(f"IndexConfig.encoders lists a model twice: {', '.join(specs)}.")
+        object.__setattr__(self, "encoders", specs)
+        for name in ("ann_threshold", "hnsw_m", "hnsw_ef_search", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise LibraryError(
+                    f"IndexConfig.{name} must be a positive integer, got {getattr(self, name)}."
+                )
+
+    @classmethod
+    def from_env(cls) -> IndexConfig:
+        """The default config, with encoders from PAPERBRIDGE_MODELS="a,b" when that is set."""
+        models = os.environ.get("PAPERBRIDGE_MODELS", "").strip()
+        if not models:
+            return cls()
+        return cls(encoders=tuple(m for m in models.split(",") if m.strip()))
+
+    @staticmethod
+    def env_models() -> tuple[str, ...] | None:
+        """Encoder specs the user asked for in PAPERBRIDGE_MODELS, or None when unset."""
+        models = os.environ.get("PAPERBRIDGE_MODELS", "").strip()
+        return tuple(m.strip() for m in models.split(",") if m.strip()) or None

@@ -1,0 +1,226 @@
+"""SQLite metadata of a library version: documents, their page texts, and passages.
+
+A version's database is opened read-only and immutable by readers (no journal files, safe
+while a writer builds the next version beside it); a writer works on its own copy.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.document import Document
+
+_SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
+    lang TEXT NOT NULL, pages INTEGER NOT NULL, passages INTEGER NOT NULL,
+    warnings TEXT NOT NULL, added TEXT NOT NULL
+);
+CREATE INDEX documents_source ON documents(source);
+CREATE TABLE pages (
+    doc_id TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (doc_id, page)
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, paragraph INTEGER NOT NULL,
+    part INTEGER NOT NULL, page INTEGER NOT NULL, lang TEXT NOT NULL, start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL, text TEXT NOT NULL, tokens TEXT NOT NULL
+);
+CREATE INDEX passages_doc ON passages(doc_id);
+CREATE INDEX passages_lang ON passages(lang);
+"""
+
+_PASSAGE_COLS = (
+    "p.id, p.doc_id, d.title, d.source, d.kind, p.page, p.paragraph, p.part, p.lang, "
+    'p.start, p."end", p.text'
+)
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage as stored, with its document's title and source, under its FAISS id."""
+
+    id: int
+    doc_id: str
+    title: str
+    source: str
+    kind: str  # "pdf" | "text"
+    page: int
+    paragraph: int
+    part: int
+    lang: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One document of the library, as `paperbridge list` shows it."""
+
+    doc_id: str
+    title: str
+    source: str
+    kind: str
+    lang: str
+    pages: int
+    passages: int
+    warnings: tuple[str, ...]
+    added: str  # ISO timestamp
+
+
+def _doc_info(row: sqlite3.Row | tuple[object, ...]) -> DocumentInfo:
+    doc_id, title, source, kind, lang, pages, passages, warnings, added = row
+    return DocumentInfo(
+        str(doc_id), str(title), str(source), str(kind), str(lang), int(str(pages)),
+        int(str(passages)), tuple(json.loads(str(warnings))), str(added),
+    )
+
+
+class Store:
+    """One SQLite database; thread-safe (the UI reads from several threads)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, path: Path) -> Store:
+        """Create an empty database at ``path`` for writing."""
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.executescript(_SCHEMA)
+        return cls(conn)
+
+    @classmethod
+    def open_write(cls, path: Path) -> Store:
+        """Open a writer's private copy."""
+        return cls(sqlite3.connect(path, check_same_thread=False))
+
+    @classmethod
+    def open_read(cls, path: Path) -> Store:
+        """Open a published version read-only and immutable (never changes once swapped in)."""
+        uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+        return cls(sqlite3.connect(uri, uri=True, check_same_thread=False))
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def commit(self) -> None:
+        """Commit a writer's changes (the file is then fsynced by SQLite)."""
+        with self._lock:
+            self._conn.commit()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    # ---- writes -------------------------------------------------------------------------
+    def insert_document(
+        self, doc: Document, ids: Sequence[int], tokens: Sequence[list[str]], added: str
+    ) -> None:
+        """Store a document, its page texts and its passages under the given ids."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                (doc.doc_id, doc.title, doc.source, doc.kind, doc.lang, doc.pages,
+                 len(doc.passages), json.dumps(list(doc.warnings), ensure_ascii=False), added),
+            )
+            self._conn.executemany(
+                "INSERT INTO pages VALUES (?,?,?)",
+                [(doc.doc_id, i + 1, text) for i, text in enumerate(doc.page_texts)],
+            )
+            self._conn.executemany(
+                "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(pid, p.doc_id, p.paragraph, p.part, p.page, p.lang, p.start, p.end, p.text,
+                  " ".join(tok)) for pid, p, tok in zip(ids, doc.passages, tokens, strict=True)],
+            )
+
+    def delete_document(self, doc_id: str) -> list[tuple[int, str]]:
+        """Delete a document; returns the (passage id, lang) pairs it had."""
+        gone = [(int(str(i)), str(lang)) for i, lang in
+                self._rows("SELECT id, lang FROM passages WHERE doc_id = ?", (doc_id,))]
+        with self._lock:
+            for table in ("passages", "pages", "documents"):
+                self._conn.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+        return gone
+
+    # ---- reads --------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        """All documents, oldest first."""
+        return [_doc_info(r) for r in self._rows("SELECT * FROM documents ORDER BY added, title")]
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """One document by exact id."""
+        rows = self._rows("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
+        return _doc_info(rows[0]) if rows else None
+
+    def documents_by_source(self, source: str) -> list[DocumentInfo]:
+        """Documents read from this source path."""
+        rows = self._rows("SELECT * FROM documents WHERE source = ?", (source,))
+        return [_doc_info(r) for r in rows]
+
+    def passages(self, ids: Sequence[int]) -> list[StoredPassage]:
+        """Passages by id, in the order asked; unknown ids raise KeyError."""
+        found: dict[int, StoredPassage] = {}
+        unique = sorted(set(int(i) for i in ids))
+        for chunk in range(0, len(unique), 500):
+            part = unique[chunk:chunk + 500]
+            sql = (f"SELECT {_PASSAGE_COLS} FROM passages p JOIN documents d USING (doc_id) "
+                   f"WHERE p.id IN ({','.join('?' * len(part))})")
+            for row in self._rows(sql, part):
+                found[int(str(row[0]))] = StoredPassage(*row)  # type: ignore[arg-type]
+        return [found[int(i)] for i in ids]
+
+    def passage_ids(
+        self, *, lang: str | None = None, doc_ids: Collection[str] | None = None
+    ) -> list[int]:
+        """Ids of the passages of one language and/or some documents, ascending."""
+        sql, params = "SELECT id FROM passages WHERE 1=1", []
+        if lang is not None:
+            sql, params = sql + " AND lang = ?", [lang]
+        if doc_ids is not None:
+            sql += f" AND doc_id IN ({','.join('?' * len(doc_ids))})"
+            params += list(doc_ids)
+        return [int(str(r[0])) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def languages(self) -> dict[str, int]:
+        """Passage counts per language."""
+        return {str(lang): int(str(n)) for lang, n in
+                self._rows("SELECT lang, COUNT(*) FROM passages GROUP BY lang ORDER BY lang")}
+
+    def count(self) -> int:
+        """Number of passages."""
+        return int(str(self._rows("SELECT COUNT(*) FROM passages")[0][0]))
+
+    def page_text(self, doc_id: str, page: int) -> str | None:
+        """The cleaned text of one page, or None."""
+        rows = self._rows("SELECT text FROM pages WHERE doc_id = ? AND page = ?", (doc_id, page))
+        return str(rows[0][0]) if rows else None
+
+    def page_texts(self, doc_id: str) -> tuple[str, ...]:
+        """All page texts of a document, in page order."""
+        return tuple(str(r[0]) for r in
+                     self._rows("SELECT text FROM pages WHERE doc_id = ? ORDER BY page", (doc_id,)))
+
+    def tokens(self) -> Iterator[tuple[int, list[str]]]:
+        """(passage id, BM25 tokens) of every passage, ascending id."""
+        for pid, tok in self._rows("SELECT id, tokens FROM passages ORDER BY id"):
+            yield int(str(pid)), str(tok).split()
+
+    def texts(self, *, lang: str | None = None) -> list[tuple[int, str, str]]:
+        """(id, lang, text) of every passage (of one language), ascending id."""
+        sql = "SELECT id, lang, text FROM passages" + (" WHERE lang = ?" if lang else "")
+        return [(int(str(i)), str(lg), str(t)) for i, lg, t in
+                self._rows(sql + " ORDER BY id", (lang,) if lang else ())]
+
+    def doc_passages(self, doc_id: str) -> list[StoredPassage]:
+        """The passages of one document, in order."""
+        ids = [int(str(r[0])) for r in
+               self._rows("SELECT id FROM passages WHERE doc_id = ? ORDER BY id", (doc_id,))]
+        return self.passages(ids)
