@@ -68,12 +68,170 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
 
 
 # ---- ingest commands ---------------------------------------------------------------
+@main.command("passages")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--password", default=None, help="User password of encrypted PDFs.")
+def passages_command(files: tuple[Path, ...], password: str | None) -> None:
+    """Print the passages each FILE yields, as JSONL, without touching the library.
+
+    Folders are read recursively (PDF, .txt, .md). Warnings and failures go to stderr,
+    one line each naming the file; the exit code is 1 if any file failed.
+
+    \b
+    Examples:
+      paperbridge passages ingest/sample/
+      paperbridge passages paper.pdf --password secret | jq .text
+    """
+    import dataclasses
+    import json
+
+    from ingest import find_files, read_document
+    from ingest.errors import IngestError
+
+    failed = 0
+    for path in find_files(list(files)):
+        try:
+            document = read_document(path, password=password)
+        except IngestError as err:
+            failed += 1
+            click.echo(f"error: {err}", err=True)
+            continue
+        for warning in document.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for passage in document.passages:
+            record = {"title": document.title, "source": document.source}
+            record.update(dataclasses.asdict(passage))
+            click.echo(json.dumps(record, ensure_ascii=False))
+    if failed:
+        raise SystemExit(1)
 
 
 # ---- model commands ------------------------------------------------------------------
 
 
 # ---- library commands ----------------------------------------------------------------
+_MODEL_HELP = (
+    "Embedding model spec (repeat for several; env PAPERBRIDGE_MODELS=a,b). Default for a new "
+    "library: multilingual-e5-small and use-multilingual-v3."
+)
+
+
+def _asked_config(models: tuple[str, ...]) -> Any:
+    """IndexConfig from --model, else PAPERBRIDGE_MODELS; None means the library's own models."""
+    from index import IndexConfig
+
+    specs = models or IndexConfig.env_models()
+    return IndexConfig(encoders=tuple(specs)) if specs else None
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--sample", is_flag=True, help="Also add the bundled sample corpus.")
+@click.option("--password", default=None, help="User password of encrypted PDFs.")
+@click.option("--model", "models", multiple=True, metavar="SPEC",
+              help=_MODEL_HELP + " Only for a new library: to change models, use rebuild.")
+@click.pass_obj
+def add(library: Path, paths: tuple[Path, ...], sample: bool, password: str | None,
+        models: tuple[str, ...]) -> None:
+    """Add PDF, .txt and .md files (folders are searched recursively).
+
+    Unchanged files are skipped, changed files replace their old version, and only new
+    passages are embedded. Exits with status 1 if any file could not be read (the others
+    are added).
+
+    \b
+    Examples:
+      paperbridge add --sample
+      paperbridge add ~/papers/ report.pdf --password secret
+      paperbridge add --model hash notes.txt       # fast fake model, for trying things out
+    """
+    from index import Library
+    from ingest import SAMPLE_CORPUS
+
+    if not paths and not sample:
+        raise click.UsageError("Name files or folders to add, or use --sample.")
+    lib = Library.open(library, _asked_config(models), create=True)
+    report = lib.add([*paths, *([SAMPLE_CORPUS] if sample else [])], password=password,
+                     progress=True)
+    click.echo(f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
+               f"{len(report.skipped)}, failed {len(report.failed)} "
+               f"({report.embedded} passages embedded) in {library}")
+    for path, message in report.failed:
+        click.echo(f"failed: {path}: {message}")
+    if report.failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("docs", nargs=-1, required=True)
+@click.pass_obj
+def remove(library: Path, docs: tuple[str, ...]) -> None:
+    """Remove documents by id, unique id prefix (6+ characters) or exact title.
+
+    \b
+    Examples:
+      paperbridge remove 052cd85081011c82
+      paperbridge remove "Japan's Macro Coordination Mechanism"
+    """
+    from index import Library
+
+    for info in Library.open(library).remove(list(docs)):
+        click.echo(f"Removed {info.doc_id} {info.title} ({info.passages} passages)")
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_obj
+def list_(library: Path, as_json: bool) -> None:
+    """List the documents in the library, with the warnings their reading produced.
+
+    \b
+    Examples:
+      paperbridge list
+      paperbridge list --json | jq '.[].title'
+    """
+    import dataclasses
+
+    from index import Library
+
+    docs = Library.open(library, create=True).documents()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(d) for d in docs], ensure_ascii=False, indent=1))
+        return
+    if not docs:
+        click.echo(f"No documents in {library}. Add some: paperbridge add --sample")
+        return
+    click.echo(f"{'id':<16}  {'title':<48}  {'lang':<5}  {'pages':>5}  {'passages':>8}  warnings")
+    for d in docs:
+        title = d.title if len(d.title) <= 48 else d.title[:47] + "…"
+        click.echo(f"{d.doc_id:<16}  {title:<48}  {d.lang:<5}  {d.pages:>5}  {d.passages:>8}  "
+                   f"{len(d.warnings)}")
+    for d in docs:
+        for warning in d.warnings:
+            click.echo(f"warning {d.doc_id}: {warning}")
+
+
+@main.command()
+@click.option("--model", "models", multiple=True, metavar="SPEC", help=_MODEL_HELP)
+@click.pass_obj
+def rebuild(library: Path, models: tuple[str, ...]) -> None:
+    """Re-read and re-embed every document, e.g. with other models.
+
+    Sources still on disk are read again; documents whose file is gone are re-embedded
+    from the stored text. Readers keep using the old version until the new one is ready.
+
+    \b
+    Examples:
+      paperbridge rebuild
+      paperbridge rebuild --model multilingual-e5-small --model use-multilingual-v3
+    """
+    from index import Library
+
+    lib = Library.open_for_rebuild(library, _asked_config(models))
+    report = lib.rebuild(progress=True)
+    click.echo(f"Rebuilt {len(report.added)} documents ({report.embedded} passages embedded "
+               f"with {', '.join(lib.config.encoders)}) in {library}")
+
 
 
 # ---- question commands -----------------------------------------------------------------

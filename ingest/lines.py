@@ -60,6 +60,7 @@ class Line:
     text: str
     page: int  # 0-based page index
     indent: int  # leading spaces in the raw line (text files only; PDFs give 0)
+    entry: bool = False  # a table-of-contents entry: a paragraph of its own
 
 
 def ends_sentence(text: str) -> bool:

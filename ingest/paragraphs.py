@@ -170,6 +170,11 @@ class _Builder:
         text = line.text
         if not text or L.is_noise(text):
             return
+        if line.entry:
+            self.flush()
+            self.blocks.append(Block(text, "body", line.page))
+            self.last = None
+            return
         if L.is_caption(text) or L.is_note(text):
             self.add_float(Block(text, "caption" if L.is_caption(text) else "note", line.page))
             return

@@ -90,11 +90,25 @@ def chunk_spans(text: str, config: IngestConfig) -> list[tuple[int, int]]:
 def make_passages(
     doc_id: str, blocks: Sequence[Block], starts: Sequence[int], config: IngestConfig
 ) -> tuple[Passage, ...]:
-    """Passages of every block that carries content, numbered by paragraph from 1."""
+    """Passages of every block that carries content, numbered by paragraph from 1.
+
+    Headings are left out, unless the document has nothing else (a one-line file).
+    """
+    passages = _passages(doc_id, blocks, starts, config, with_headings=False)
+    return passages or _passages(doc_id, blocks, starts, config, with_headings=True)
+
+
+def _passages(
+    doc_id: str,
+    blocks: Sequence[Block],
+    starts: Sequence[int],
+    config: IngestConfig,
+    with_headings: bool,
+) -> tuple[Passage, ...]:
     passages: list[Passage] = []
     paragraph = 0
     for block, offset in zip(blocks, starts, strict=True):
-        if block.kind == "heading" or not has_content(block.text):
+        if (block.kind == "heading" and not with_headings) or not has_content(block.text):
             continue
         paragraph += 1
         for part, (start, end) in enumerate(chunk_spans(block.text, config)):

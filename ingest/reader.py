@@ -56,7 +56,7 @@ def _title_like(text: str) -> bool:
     """A heading that can serve as a title: real words, not navigation or a date."""
     if _NAVIGATION.search(text) or len(text) > 200:
         return False
-    if L.is_bullet(text) or L.is_noise(text):
+    if L.is_bullet(text) or L.is_noise(text) or text[0] in "(（[【":
         return False
     if cjk_count(text) >= 6:
         return True
@@ -118,10 +118,10 @@ def read_document(
     kind, blocks, pages, meta_title, warnings = _read_blocks(path, data, password)
     page_texts, starts = page_texts_of(blocks, pages)
     passages = make_passages(doc_id, blocks, starts, config)
-    if not passages:
+    if not passages and not warnings:
         raise EmptyDocumentError(f"{path.name} has no readable text: nothing to index")
     for warning in warnings:
-        log.warning(warning)
+        log.info(warning)
     return Document(
         doc_id=doc_id,
         title=choose_title(path, meta_title, blocks),
