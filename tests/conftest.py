@@ -29,3 +29,19 @@ def shared_pdfs() -> Path:
     if not SHARED_PDFS.is_dir():
         pytest.skip(f"{SHARED_PDFS} not found: clone the project beside ../shared to run this test")
     return SHARED_PDFS
+
+
+@pytest.fixture(scope="session")
+def sample_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library of the sample corpus embedded with the REAL default models, built once.
+
+    Tests that need it may read it (open it, serve it) but must not add to it: copy it
+    with ``shutil.copytree`` first.
+    """
+    from index import Library
+
+    path = tmp_path_factory.mktemp("sample") / "library"
+    library = Library.open(path, create=True)
+    report = library.add(sorted(p for p in SAMPLE.iterdir() if p.suffix == ".txt"))
+    assert not report.failed, report.failed
+    return path
