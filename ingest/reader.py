@@ -89,7 +89,10 @@ def _read_blocks(
         blocks, pages, meta_title, warnings = pdf_blocks(path, data, password)
         return "pdf", blocks, pages, meta_title, warnings
     if suffix in (".txt", ".md"):
-        return "text", text_blocks(path, decode_text(path, data)), 1, None, []
+        text = decode_text(path, data)
+        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE) if suffix == ".md" else None
+        title = heading.group(1).strip() if heading else None
+        return "text", text_blocks(path, text), 1, title, []
     raise UnsupportedFileError(
         f"{path.name} is a {suffix or 'suffix-less'} file: PaperBridge reads PDF, .txt and .md"
     )

@@ -1,0 +1,152 @@
+"""Text files and the sample corpus: decoding, paragraph reconstruction, passages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ingest import (
+    SAMPLE_CORPUS,
+    IngestConfig,
+    count_tokens,
+    find_files,
+    read_document,
+    split_sentences,
+)
+from ingest.errors import DecodeError, EmptyDocumentError, UnsupportedFileError
+
+CJK_SPACE_CJK = re.compile(r"[\u4e00-\u9fff][ \t]+[\u4e00-\u9fff]")
+
+
+def _sample(prefix: str) -> Path:
+    return next(SAMPLE_CORPUS.glob(f"{prefix}_*.txt"))
+
+
+def test_find_files_expands_folders_and_keeps_explicit_files(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("# B\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("A", encoding="utf-8")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    found = find_files([tmp_path, tmp_path / "image.png"])
+    assert found == [tmp_path / "a.txt", tmp_path / "sub" / "b.md", tmp_path / "image.png"]
+    names = [p.name for p in find_files([SAMPLE_CORPUS])]
+    assert names[:5] == sorted(names[:5]) and names[0].startswith("000_")
+
+
+def test_offsets_point_into_cleaned_page_text() -> None:
+    for path in find_files([SAMPLE_CORPUS]):
+        document = read_document(path)
+        assert document.kind == "text" and document.pages == 1
+        assert len(document.doc_id) == 16
+        for passage in document.passages:
+            assert passage.page == 1
+            page = document.page_texts[0]
+            assert page[passage.start : passage.end] == passage.text
+
+
+def test_pdf_lines_in_002_become_whole_paragraphs() -> None:
+    document = read_document(_sample("002"))
+    texts = [p.text for p in document.passages]
+    whole = "\n".join(texts)
+    assert document.lang == "zh"
+    assert document.title == "日本科技创新体系发展特征及对中国启示"
+    # A sentence that the PDF broke over two lines ("……其基\n本架构如图 2 所示。").
+    assert any("其基本架构如图 2 所示。" in t for t in texts)
+    # Across a page break with two figure captions in between ("朝永振一 / 图 1 / 图 2 / 郎").
+    assert any("朝永振一郎、利根川进" in t for t in texts)
+    assert not CJK_SPACE_CJK.search(whole), CJK_SPACE_CJK.search(whole)
+    # Captions, running header and section headings are not inside sentences.
+    assert "图 1 日本 2016—2021 年研发总支出与研发强度" in texts
+    assert "科技计划与管理" not in whole
+    assert not any("顶层设计决策制度" in t for t in texts)
+    assert any(t.startswith("综合科学技术创新会议（CSTI）") for t in texts)
+    assert any(t.startswith("摘要：科技创新") for t in texts)
+
+
+def test_no_passage_ends_mid_sentence_in_002() -> None:
+    document = read_document(_sample("002"))
+    for passage in document.passages:
+        if passage.lang == "zh" and not passage.text.startswith("图"):
+            assert passage.text[-1] in "。！？；”■", passage.text[-30:]
+
+
+def test_web_boilerplate_stays_out_of_the_abstract() -> None:
+    for prefix in ("001", "003"):
+        document = read_document(_sample(prefix))
+        abstract = max(document.passages, key=lambda p: len(p.text)).text
+        assert "E-mail Alert" not in abstract and "Previous Articles" not in abstract
+        assert "Online:" not in abstract
+    assert read_document(_sample("001")).title.startswith("Japan’s Macro Coordination Mechanism")
+    assert read_document(_sample("003")).title.startswith("Macro S&T Coordination Mechanism")
+
+
+def test_chinese_and_english_abstracts_of_004_are_separate_passages() -> None:
+    document = read_document(_sample("004"))
+    assert document.lang == "mixed"
+    by_lang = {p.lang for p in document.passages}
+    assert by_lang == {"zh", "en"}
+    zh = [p for p in document.passages if p.text.startswith("摘要")][0]
+    assert "Abstract" not in zh.text
+
+
+def test_long_paragraphs_are_cut_at_sentences_with_overlap() -> None:
+    config = IngestConfig(max_tokens=120, overlap_sentences=1)
+    document = read_document(_sample("000"), config=config)
+    parts = [p for p in document.passages if p.paragraph == 1]
+    assert len(parts) > 3 and [p.part for p in parts] == list(range(len(parts)))
+    overlaps = 0
+    for first, second in zip(parts, parts[1:], strict=False):
+        assert first.text[-1] in ".;," and count_tokens(first.text) <= 120
+        if len(split_sentences(first.text)) > 1:
+            last_sentence = split_sentences(first.text)[-1]
+            assert second.text.startswith(last_sentence)  # one sentence of overlap
+            overlaps += 1
+    assert overlaps >= 2
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="max_tokens"):
+        IngestConfig(max_tokens=0)
+    with pytest.raises(ValueError, match="overlap_sentences"):
+        IngestConfig(overlap_sentences=-1)
+
+
+def test_gbk_text_file_is_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.txt"
+    text = "日本高度重视科技创新且创新实力雄厚。研发投入强度保持在 3.0% 以上。\n"
+    path.write_bytes(text.encode("gbk"))
+    document = read_document(path)
+    assert document.passages[0].text == text.strip()
+    assert document.lang == "zh"
+
+
+def test_markdown_hard_wrapped_paragraph_and_hyphenation(tmp_path: Path) -> None:
+    path = tmp_path / "note.md"
+    path.write_text(
+        "# Results of the study\n\nThe im-\nprovement of high-performance computing is\n"
+        "large; see the high-\nperformance cluster.\n",
+        encoding="utf-8",
+    )
+    document = read_document(path)
+    assert document.title == "Results of the study"
+    assert [p.text for p in document.passages] == [
+        "The improvement of high-performance computing is large; "
+        "see the high-performance cluster."
+    ]
+
+
+def test_bad_text_files_raise_clear_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"  \n")
+    with pytest.raises(EmptyDocumentError, match="empty.txt"):
+        read_document(empty)
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(DecodeError, match="blob.txt"):
+        read_document(binary)
+    other = tmp_path / "table.xlsx"
+    other.write_bytes(b"PK\x03\x04")
+    with pytest.raises(UnsupportedFileError, match="table.xlsx.*PDF, .txt and .md"):
+        read_document(other)
