@@ -132,8 +132,7 @@ def test_markdown_hard_wrapped_paragraph_and_hyphenation(tmp_path: Path) -> None
     document = read_document(path)
     assert document.title == "Results of the study"
     assert [p.text for p in document.passages] == [
-        "The improvement of high-performance computing is large; "
-        "see the high-performance cluster."
+        "The improvement of high-performance computing is large; see the high-performance cluster."
     ]
 
 

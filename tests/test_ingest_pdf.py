@@ -1,0 +1,125 @@
+"""PDFs from ../shared/pdfs: reconstruction, garbled pages and every kind of bad input."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from ingest import read_document
+from ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
+
+CJK_SPACE_CJK = re.compile(r"[\u4e00-\u9fff][ \t]+[\u4e00-\u9fff]")
+
+
+def _texts(path: Path) -> list[str]:
+    return [p.text for p in read_document(path).passages]
+
+
+def test_gbk_font_without_tounicode_reads_as_chinese(shared_pdfs: Path) -> None:
+    document = read_document(shared_pdfs / "zh_XiaoBiaoSong_gbk_no_tounicode.pdf")
+    texts = [p.text for p in document.passages]
+    assert any(t.startswith("关于红军作战的原则") for t in texts)
+    assert not any(ch in "".join(texts) for ch in "Ä¿¡Â¼")
+    assert not CJK_SPACE_CJK.search("".join(texts))
+    assert document.lang == "zh" and not document.warnings
+
+
+def test_broken_cmap_is_flagged_not_indexed(shared_pdfs: Path) -> None:
+    document = read_document(shared_pdfs / "zh_garbled_issue_566_test_1.pdf")
+    assert document.passages == ()
+    assert len(document.warnings) == 1
+    assert (
+        "garbled" in document.warnings[0]
+        and "zh_garbled_issue_566_test_1.pdf" in document.warnings[0]
+    )
+
+
+def test_chinese_paper_lines_are_joined_without_spaces(shared_pdfs: Path) -> None:
+    document = read_document(shared_pdfs / "zh_elegantpaper-cn.pdf")
+    texts = [p.text for p in document.passages]
+    assert document.title.startswith("ElegantPaper")
+    assert any("专为工作论文写作而设计。" in t for t in texts)  # "写作而设\n计" in pypdf
+    assert not CJK_SPACE_CJK.search("\n".join(texts))
+    for passage in document.passages:
+        assert document.page_texts[passage.page - 1][passage.start : passage.end] == passage.text
+    assert {p.page for p in document.passages} >= {1, 2, 3}
+
+
+def test_ligatures_and_hyphenation_are_undone(shared_pdfs: Path) -> None:
+    multicolumn = "\n".join(_texts(shared_pdfs / "en_latex_multicolumn.pdf"))
+    assert "two columns filled with Lorem Ipsum" in multicolumn
+    assert "adipiscing elit" in multicolumn and "adip-" not in multicolumn
+    assert "\ufb01" not in multicolumn
+    english = "\n".join(_texts(shared_pdfs / "en_elegantpaper-en.pdf"))
+    assert "\ufb01" not in english
+
+
+def test_contract_line_reads_right(shared_pdfs: Path) -> None:
+    assert _texts(shared_pdfs / "zh_contract_issue_566_test_2.pdf") == [
+        "甲方：中国饮料有限公司（盖章）"
+    ]
+
+
+def test_encrypted_pdf_needs_its_password(shared_pdfs: Path) -> None:
+    path = shared_pdfs / "en_encrypted_user_password.pdf"
+    with pytest.raises(EncryptedPDFError, match="en_encrypted_user_password.pdf.*--password"):
+        read_document(path)
+    with pytest.raises(EncryptedPDFError, match="did not open with the password"):
+        read_document(path, password="wrong")
+    document = read_document(path, password="openpassword")
+    assert document.passages and document.kind == "pdf"
+
+
+def test_truncated_pdf_is_reported_as_corrupt(shared_pdfs: Path) -> None:
+    with pytest.raises(CorruptFileError, match="zh_elegantpaper-cn_TRUNCATED_60pct.pdf.*again"):
+        read_document(shared_pdfs / "zh_elegantpaper-cn_TRUNCATED_60pct.pdf")
+
+
+def test_recoverable_corruption_is_read(shared_pdfs: Path) -> None:
+    texts = _texts(shared_pdfs / "en_corrupted_recoverable_zen_of_python.pdf")
+    assert "Beautiful is better than ugly." in texts
+
+
+def test_scanned_pdf_needs_ocr(shared_pdfs: Path) -> None:
+    with pytest.raises(NoTextLayerError, match="en_scanned_no_text_layer_175.pdf.*OCR"):
+        read_document(shared_pdfs / "en_scanned_no_text_layer_175.pdf")
+
+
+def test_binary_file_named_pdf_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "fake.pdf"
+    path.write_bytes(b"\x00\x01 not a pdf at all" * 20)
+    with pytest.raises(CorruptFileError, match="fake.pdf"):
+        read_document(path)
+
+
+def test_passages_command_goes_on_after_failures(shared_pdfs: Path, tmp_path: Path) -> None:
+    for name in (
+        "zh_contract_issue_566_test_2.pdf",
+        "en_scanned_no_text_layer_175.pdf",
+        "zh_garbled_issue_566_test_1.pdf",
+        "en_encrypted_user_password.pdf",
+    ):
+        shutil.copy(shared_pdfs / name, tmp_path / name)
+    result = CliRunner().invoke(main, ["passages", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "甲方：中国饮料有限公司（盖章）" in result.stdout
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3
+    assert any("en_scanned_no_text_layer_175.pdf" in e and "OCR" in e for e in errors)
+    assert any("en_encrypted_user_password.pdf" in e and "--password" in e for e in errors)
+    assert any(e.startswith("warning:") and "garbled" in e for e in errors)
+    ok = CliRunner().invoke(
+        main,
+        [
+            "passages",
+            str(tmp_path / "en_encrypted_user_password.pdf"),
+            "--password",
+            "openpassword",
+        ],
+    )
+    assert ok.exit_code == 0 and '"page": 1' in ok.stdout
