@@ -119,7 +119,7 @@ class PaperBridge:
         """The library's no-answer threshold, recomputed when the library changed."""
         with self._lock:
             self.library.refresh()
-            generation = self.library.manifest.generation
+            generation = self.library.manifest.generation if self.library.manifest else 0
             if self._calibration is None or self._calibration.generation != generation:
                 self._calibration = calibrate(self.library, self._retriever, self.config.refusal_quantile)
             return self._calibration

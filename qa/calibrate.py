@@ -75,7 +75,7 @@ def _probe_sentences(library: Library, rng: random.Random) -> list[tuple[str, st
 def _unanswerable_scores(library: Library, retriever: Retriever) -> list[float]:
     rng = random.Random(20261122)
     doc_ids = {d.doc_id for d in library.documents()}
-    scores = []
+    scores: list[float] = []
     if len(doc_ids) > 1:
         for doc_id, sentence in _probe_sentences(library, rng):
             hits = retriever.search(sentence, 1, doc_ids=doc_ids - {doc_id})
@@ -87,7 +87,7 @@ def _unanswerable_scores(library: Library, retriever: Retriever) -> list[float]:
 
 def calibrate(library: Library, retriever: Retriever, quantile: float) -> Calibration:
     """Probe the library with unanswerable questions and derive its refusal threshold."""
-    generation = library.manifest.generation
+    generation = library.manifest.generation if library.manifest else 0
     cached = _load(library.path, generation)
     if cached is not None:
         return cached

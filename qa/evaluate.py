@@ -59,9 +59,7 @@ def gold_rank(record: Record, citations: Sequence[Citation]) -> int | None:
     return None
 
 
-def evaluate(
-    ask: Callable[[str, int], Answer], path: Path, *, progress: bool = False
-) -> EvalReport:
+def evaluate(ask: Callable[[str, int], Answer], path: Path, *, progress: bool = False) -> EvalReport:
     """Ask every question of ``path`` (JSONL with ``question`` and ``gold`` or ``gold_doc``;
     neither means the library should refuse it) and score the answers."""
     report = EvalReport()

@@ -108,9 +108,7 @@ class Retriever:
             out.update(_zscores(res, mean, std))
         return out
 
-    def _lexical(
-        self, question: str, pools: list[str], doc_ids: Collection[str] | None
-    ) -> dict[int, float]:
+    def _lexical(self, question: str, pools: list[str], doc_ids: Collection[str] | None) -> dict[int, float]:
         """BM25 z-scores; only positive evidence counts, so no language is penalized."""
         res = [
             hit
@@ -123,7 +121,9 @@ class Retriever:
         mean, std = _stats([s for _, s in res])
         return {pid: max(0.0, z) for pid, z in _zscores(res, mean, std).items()}
 
-    def _floors(self, vectors: dict[str, np.ndarray], signals: dict[int, dict[str, float]]) -> dict[str, float]:
+    def _floors(
+        self, vectors: dict[str, np.ndarray], signals: dict[int, dict[str, float]]
+    ) -> dict[str, float]:
         """For each encoder, the lowest z seen: a stand-in for candidates it did not return."""
         floors: dict[str, float] = {}
         for name in vectors:

@@ -126,9 +126,7 @@ def render_pdf_page(
     pdf = _open_pdf(path, password)
     try:
         if not 1 <= page <= len(pdf):
-            raise CorruptFileError(
-                f"{path} has {len(pdf)} pages, not page {page}: re-add the file."
-            )
+            raise CorruptFileError(f"{path} has {len(pdf)} pages, not page {page}: re-add the file.")
         pdf_page = pdf[page - 1]
         image = pdf_page.render(scale=scale).to_pil().convert("RGB")
         textpage = pdf_page.get_textpage()
@@ -286,15 +284,11 @@ def text_context(
     if passage and not _same_text(page_text[start:end], passage):
         span = find_passage(page_text, passage)
     if span is None or not 0 <= span[0] < span[1] <= len(page_text):
-        return _paragraphs_html(
-            page_text, _paragraph_bounds(page_text)[: 2 * context + 1], []
-        ), False
+        return _paragraphs_html(page_text, _paragraph_bounds(page_text)[: 2 * context + 1], []), False
     a, b = span
     marks = [(a, b, "pb-passage")]
     if sentence is not None:
-        inner = (
-            find_passage(page_text[a:b], passage[sentence[0] : sentence[1]]) if passage else None
-        )
+        inner = find_passage(page_text[a:b], passage[sentence[0] : sentence[1]]) if passage else None
         if inner is not None:
             marks.append((a + inner[0], a + inner[1], "pb-sentence"))
     bounds = _paragraph_bounds(page_text)

@@ -1,0 +1,117 @@
+"""qa mechanics over the real sample corpus with the fake HashEncoder (model beside the point)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index import HashEncoder, IndexConfig
+from ingest.errors import QuestionError
+from qa import PaperBridge, QAConfig
+from qa.evaluate import gold_rank
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> PaperBridge:
+    path = tmp_path_factory.mktemp("qa") / "library"
+    b = PaperBridge(path, index_config=IndexConfig(encoders=("hash",)), encoders=[HashEncoder()])
+    b.add(sorted(SAMPLE.glob("*.txt")))
+    return b
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_refused_with_a_message(bridge: PaperBridge, question: str) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        bridge.ask(question)
+
+
+def test_very_long_question_is_refused_with_the_limit(bridge: PaperBridge) -> None:
+    with pytest.raises(QuestionError, match="limit is 1000"):
+        bridge.ask("What is the K Program? " * 100)
+
+
+def test_same_language_question_cites_the_passage_and_marks_the_sentence(bridge: PaperBridge) -> None:
+    answer = bridge.ask("Key and Advanced Technology R&D K Program economic security Japan")
+    assert "K计划" in answer.citations[0].title
+    assert [c.rank for c in answer.citations] == [1, 2, 3, 4, 5]
+    if not answer.no_answer:
+        marked = [c for c in answer.citations if c.highlight]
+        assert marked, "an answer must mark its sentence in a cited passage"
+        for c in marked:
+            a, b = c.highlight or (0, 0)
+            assert c.text[a:b] in answer.text
+            assert f"[{c.rank}]" in answer.text
+
+
+def test_language_filter_only_returns_that_language(bridge: PaperBridge) -> None:
+    answer = bridge.ask("日本 科技 创新 K Program", langs=["zh"], top_k=8)
+    assert answer.citations and {c.lang for c in answer.citations} == {"zh"}
+
+
+def test_document_filter_only_returns_that_document(bridge: PaperBridge) -> None:
+    doc = next(d for d in bridge.documents() if d.title.startswith("Macro S&T"))
+    answer = bridge.ask("coordination mechanism", doc_ids=[doc.doc_id])
+    assert {c.doc_id for c in answer.citations} == {doc.doc_id}
+
+
+def test_citation_offsets_point_into_the_page_text(bridge: PaperBridge) -> None:
+    for c in bridge.ask("Society 5.0 超智能社会").citations:
+        page = bridge.library.page_text(c.doc_id, c.page)
+        assert page[c.start : c.end] == c.text
+
+
+def test_batch_keeps_order_passes_fields_through_and_reports_bad_lines(
+    bridge: PaperBridge, tmp_path: Path
+) -> None:
+    src = tmp_path / "q.jsonl"
+    src.write_text(
+        '{"id": "a", "question": "What is the K Program?", "topic": "k"}\n'
+        "not json at all\n"
+        '{"id": "c", "question": "   "}\n'
+        '{"id": "d", "question": "日本的研发投入强度是多少？"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "a.jsonl"
+    report = bridge.batch(src, out)
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == ["a", "d"]
+    assert lines[0]["topic"] == "k" and lines[1]["question_lang"] == "zh"
+    assert set(lines[0]) >= {"id", "question", "question_lang", "answer", "no_answer", "citations"}
+    cite = lines[0]["citations"][0]
+    assert set(cite) == {"rank", "doc_id", "title", "source", "page", "paragraph", "lang", "score", "text"}
+    assert [n for n, _ in report.failed] == [2, 3]
+    assert "q.jsonl:2" in report.failed[0][1] and "question" in report.failed[1][1]
+
+
+def test_batch_reads_csv(bridge: PaperBridge, tmp_path: Path) -> None:
+    src = tmp_path / "q.csv"
+    src.write_text("id,question\n1,What is Society 5.0?\n2,日本的K计划\n", encoding="utf-8")
+    out = tmp_path / "a.jsonl"
+    assert bridge.batch(src, out).answered == 2
+    assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["1", "2"]
+
+
+def test_gold_matching_ignores_whitespace(bridge: PaperBridge) -> None:
+    answer = bridge.ask("博士研究生 人数 自然科学 71 337", top_k=10)
+    assert gold_rank({"gold": "71337"}, answer.citations) is not None
+    assert gold_rank({"gold": "no such text"}, answer.citations) is None
+
+
+def test_eval_reports_recall_and_refusals(bridge: PaperBridge, tmp_path: Path) -> None:
+    src = tmp_path / "eval.jsonl"
+    src.write_text(
+        '{"id": 1, "question": "Key and Advanced Technology R&D K Program", "gold": "K Program"}\n'
+        '{"id": 2, "question": "How do I bake sourdough bread?"}\n',
+        encoding="utf-8",
+    )
+    report = bridge.evaluate(src)
+    assert report.questions == 2 and report.answerable == 1 and report.unanswerable == 1
+    assert report.recall_at_5 == 1.0
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="top_k"):
+        QAConfig(top_k=0)
