@@ -21,6 +21,8 @@ import numpy as np
 import Stemmer
 
 _log = logging.getLogger(__name__)
+# bm25s sets its logger to DEBUG on import, which floods the CLI's stderr; follow the root level.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 #: "search" (jieba.cut_for_search) or "plain" (jieba.cut). Measured on XQuAD zh (1190 questions
 #: -> gold paragraph among 240, BM25): plain R@1 0.920 R@5 0.989, search R@1 0.918 R@5 0.989, a
