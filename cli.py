@@ -343,3 +343,32 @@ def eval_(library: Path, questions: Path, json_out: Path | None) -> None:
 
 if __name__ == "__main__":
     main()
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; beyond loopback a login is required.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True,
+              help="Port to listen on.")
+@click.option("--auth-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File of user:password lines for the login (or env PAPERBRIDGE_AUTH).")
+@click.option("--allow-no-auth", is_flag=True,
+              help="Serve beyond loopback without a login (anyone can upload and delete).")
+@click.option("--max-upload-mb", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Largest file the UI accepts for upload.")
+@click.pass_obj
+def serve_command(
+    library: Path, host: str, port: int, auth_file: Path | None, allow_no_auth: bool,
+    max_upload_mb: int,
+) -> None:
+    """Start the web UI (ask, see sources, manage the library, batch) on the library.
+
+    \b
+    Examples:
+      paperbridge serve                                  # http://127.0.0.1:7860
+      PAPERBRIDGE_AUTH=me:secret paperbridge serve --host 0.0.0.0
+      paperbridge serve --host 0.0.0.0 --auth-file ~/.paperbridge-users
+    """
+    import ui  # Gradio is slow to import: only this command pays for it
+
+    ui.serve(library, host=host, port=port, auth_file=auth_file, allow_no_auth=allow_no_auth,
+             max_upload_mb=max_upload_mb)
+
