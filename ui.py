@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 AUTH_ENV = "PAPERBRIDGE_AUTH"
 UPLOAD_SUFFIXES = (".pdf", ".txt", ".md")
 BATCH_SUFFIXES = (".jsonl", ".csv")
+_DOC_COLUMNS = ("title", "file", "language", "pages", "passages", "warnings", "id")
 _LANG_NAMES = {"en": "English", "zh": "中文 Chinese", "mixed": "mixed"}
 
 # Questions from the sample corpus: English ones answered only by the Chinese paper, and
@@ -131,20 +132,22 @@ def _store_one(upload: Path, files_dir: Path, max_bytes: int) -> Path:
     size = upload.stat().st_size
     if size > max_bytes:
         raise UploadError(
-            f"{upload.name} is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB upload "
-            "limit: add it from the command line (`paperbridge add`) or raise --max-upload-mb."
+            f"{upload.name} is {_size(size)}, over the {_size(max_bytes)} upload limit: add it "
+            "from the command line (`paperbridge add`) or raise --max-upload-mb."
         )
     name = safe_upload_name(upload.name)
     if not name.lower().endswith(UPLOAD_SUFFIXES):
-        raise UploadError(
-            f"{upload.name} is not a PDF, .txt or .md file: PaperBridge cannot read it."
-        )
+        raise UploadError(f"{upload.name} is not a PDF, .txt or .md file: PaperBridge cannot read it.")
     target = _free_target(files_dir, name, upload)
     if target.resolve().parent != files_dir.resolve():
         raise UploadError(f"{upload.name} would be saved outside {files_dir}: rename the file.")
     if not target.exists():
         shutil.copyfile(upload, target)
     return target
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.1f} KB"
 
 
 def _free_target(files_dir: Path, name: str, upload: Path) -> Path:
@@ -168,9 +171,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def load_credentials(
-    auth_file: Path | None, env: dict[str, str] | None = None
-) -> list[tuple[str, str]]:
+def load_credentials(auth_file: Path | None, env: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """Logins from ``auth_file`` (``user:password`` lines) and env ``PAPERBRIDGE_AUTH``.
 
     Blank lines and ``#`` comments are skipped; the password is everything after the first
@@ -225,9 +226,7 @@ def _card_html(cite: Citation, closest: bool) -> str:
     text = cite.text
     if cite.highlight is not None:
         a, b = cite.highlight
-        body = (
-            html.escape(text[:a]) + f"<mark>{html.escape(text[a:b])}</mark>" + html.escape(text[b:])
-        )
+        body = html.escape(text[:a]) + f"<mark>{html.escape(text[a:b])}</mark>" + html.escape(text[b:])
     else:
         body = html.escape(text)
     flag = '<span class="pb-flag">closest passage — not an answer</span>' if closest else ""
@@ -333,7 +332,7 @@ class _Handlers:
         docs = self.bridge.documents()
         choices = [(f"{d.title[:70]} ({Path(d.source).name})", d.doc_id) for d in docs]
         return (
-            gr.Dataframe(value=_documents_rows(docs)),
+            gr.Dataframe(value={"headers": list(_DOC_COLUMNS), "data": _documents_rows(docs)}),
             gr.Dropdown(choices=choices, value=[]),
             gr.Dropdown(choices=choices, value=[]),
         )
@@ -347,12 +346,8 @@ class _Handlers:
         """Store uploads under <library>/files and add them; failures are reported per file."""
         if not files:
             raise gr.Error("Choose one or more PDF, .txt or .md files first.")
-        before = (
-            {f.resolve() for f in self.files_dir.iterdir()} if self.files_dir.is_dir() else set()
-        )
-        stored, refused = store_uploads(
-            [Path(f) for f in files], self.files_dir, max_bytes=self.max_bytes
-        )
+        before = {f.resolve() for f in self.files_dir.iterdir()} if self.files_dir.is_dir() else set()
+        stored, refused = store_uploads([Path(f) for f in files], self.files_dir, max_bytes=self.max_bytes)
         report = None
         if stored:
             with _core_errors():
@@ -494,7 +489,8 @@ def _ask_tab(h: _Handlers, top_k: int) -> gr.Dropdown:
 def _library_tab(h: _Handlers) -> tuple[Any, ...]:
     """Documents table, upload and remove; returns the components the app wires together."""
     table = gr.Dataframe(
-        headers=["title", "file", "language", "pages", "passages", "warnings", "id"],
+        headers=list(_DOC_COLUMNS),
+        column_widths=["30%", "18%", "8%", "7%", "8%", "17%", "12%"],
         interactive=False,
         wrap=True,
         label="Documents in the library",
