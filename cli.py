@@ -208,6 +208,19 @@ def remove(library: Path, docs: tuple[str, ...]) -> None:
         click.echo(f"Removed {info.doc_id} {info.title} ({info.passages} passages)")
 
 
+def _cell(text: str, width: int) -> str:
+    """Cut and pad to a terminal width, counting CJK characters as two columns."""
+    import unicodedata
+
+    out, used = "", 0
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width - (1 if len(out) < len(text) - 1 else 0):
+            return out + "…" + " " * (width - used - 1)
+        out, used = out + ch, used + w
+    return out + " " * (width - used)
+
+
 @main.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj
@@ -232,9 +245,8 @@ def list_(library: Path, as_json: bool) -> None:
         return
     click.echo(f"{'id':<16}  {'title':<48}  {'lang':<5}  {'pages':>5}  {'passages':>8}  warnings")
     for d in docs:
-        title = d.title if len(d.title) <= 48 else d.title[:47] + "…"
-        click.echo(f"{d.doc_id:<16}  {title:<48}  {d.lang:<5}  {d.pages:>5}  {d.passages:>8}  "
-                   f"{len(d.warnings)}")
+        click.echo(f"{d.doc_id:<16}  {_cell(d.title, 48)}  {d.lang:<5}  {d.pages:>5}  "
+                   f"{d.passages:>8}  {len(d.warnings)}")
     for d in docs:
         for warning in d.warnings:
             click.echo(f"warning {d.doc_id}: {warning}")
@@ -368,10 +380,6 @@ def eval_(library: Path, questions: Path, json_out: Path | None) -> None:
 
 
 # ---- ui command ------------------------------------------------------------------------
-
-
-if __name__ == "__main__":
-    main()
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on; beyond loopback a login is required.")
@@ -401,3 +409,7 @@ def serve_command(
     ui.serve(library, host=host, port=port, auth_file=auth_file, allow_no_auth=allow_no_auth,
              max_upload_mb=max_upload_mb)
 
+
+
+if __name__ == "__main__":
+    main()

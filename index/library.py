@@ -23,7 +23,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.config import IndexConfig
-from index.encoder import Encoder, HashEncoder
+from index.encoder import Encoder, load_encoder
 from index.lexical import LexicalIndex, tokenize
 from index.manifest import EncoderEntry, Manifest, now_iso
 from index.store import DocumentInfo, Store, StoredPassage
@@ -46,7 +46,6 @@ from ingest.errors import (
     LibraryFormatError,
     LibraryLockedError,
     LibraryNotFoundError,
-    ModelError,
     ModelMismatchError,
 )
 
@@ -65,18 +64,6 @@ class AddReport:
     skipped: list[str] = field(default_factory=list)  # unchanged sources
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line message)
     embedded: int = 0  # passages embedded by this call (per encoder)
-
-
-def load_encoder(spec: str) -> Encoder:
-    """Load an encoder by spec through ``index.encoder.load_encoder`` (``hash`` works offline)."""
-    import index.encoder as encoder_module
-
-    real: Callable[[str], Encoder] | None = getattr(encoder_module, "load_encoder", None)
-    if real is not None:
-        return real(spec)
-    if spec == "hash" or (spec.startswith("hash-") and spec[5:].isdigit()):
-        return HashEncoder(int(spec[5:]) if spec != "hash" else 64)
-    raise ModelError(f"Cannot load encoder {spec!r}: no model loader is installed yet.")
 
 
 def file_hash(path: Path) -> str:
