@@ -233,9 +233,9 @@ class Library:
             self.config = dataclasses.replace(self.config, encoders=state.manifest.specs)
             self._encoders = None
             self._stale = False
-        old, self._state = self._state, state
-        if old is not None:
-            old.store.close()
+        # The old version's store is not closed: other threads may still be reading it; it
+        # closes when the last reference goes.
+        self._state = state
         return True
 
     # ---- encoders -----------------------------------------------------------------------
@@ -378,9 +378,7 @@ class Library:
             finally:
                 writer.discard()
             self._stale = False
-            self._state, old = _load_version(self.path, name, self.config), self._state
-            if old is not None:
-                old.store.close()
+            self._state = _load_version(self.path, name, self.config)
             self._cleanup(name)
         finally:
             lock.release()
