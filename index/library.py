@@ -172,7 +172,7 @@ class Library:
 
         Until the rebuild is done, searches of a library whose models changed are refused.
         """
-        lib = cls._open(path, config, encoders, create=False)
+        lib = cls._open(path, config, encoders, create=False, for_rebuild=True)
         manifest = lib.manifest
         assert manifest is not None
         names = [e.name for e in encoders] if encoders else list(lib.config.encoders)
@@ -182,7 +182,7 @@ class Library:
 
     @classmethod
     def _open(cls, path: Path, config: IndexConfig | None, encoders: Sequence[Encoder] | None,
-              *, create: bool) -> Library:
+              *, create: bool, for_rebuild: bool = False) -> Library:
         path = Path(path).expanduser()
         if not (path / "CURRENT").is_file():
             if not create:
@@ -200,6 +200,11 @@ class Library:
         if config is None:
             lib.config = dataclasses.replace(lib.config, encoders=manifest.specs,
                                              max_tokens=manifest.max_tokens)
+        if lib.config.max_tokens != manifest.max_tokens and not for_rebuild:
+            # Passages of one library are cut alike; other chunking needs a rebuild.
+            _log.info("using the library's max_tokens=%d, not %d", manifest.max_tokens,
+                      lib.config.max_tokens)
+            lib.config = dataclasses.replace(lib.config, max_tokens=manifest.max_tokens)
         return lib
 
     def _read_current(self) -> _Version:

@@ -213,3 +213,21 @@ def test_old_versions_are_cleaned_up(sample_lib: Library) -> None:
         sample_lib.remove([doc.doc_id])
     versions = sorted(p.name for p in (sample_lib.path / "versions").iterdir())
     assert len(versions) == 2 and sample_lib._state is not None and sample_lib._state.name in versions
+
+
+def test_rebuild_rereads_sources_with_new_chunking_and_keeps_vanished_ones(tmp_path: Path) -> None:
+    gone = tmp_path / "gone.txt"
+    shutil.copy(SAMPLE_TXT[0], gone)
+    lib = open_lib(tmp_path / "lib")
+    lib.add([gone, SAMPLE_TXT[2]])
+    before = {d.source: d.passages for d in lib.documents()}
+    gone.unlink()
+    config = IndexConfig(encoders=("hash-64",), max_tokens=64)
+    lib = Library.open_for_rebuild(tmp_path / "lib", config, encoders=[HashEncoder()])
+    lib.rebuild()
+    after = {d.source: d.passages for d in lib.documents()}
+    assert after[str(gone)] == before[str(gone)]  # from the stored text
+    assert after[str(SAMPLE_TXT[2])] > before[str(SAMPLE_TXT[2])]  # re-read, cut smaller
+    assert lib.manifest is not None and lib.manifest.max_tokens == 64
+    assert Library.open(tmp_path / "lib", encoders=[HashEncoder()]).config.max_tokens == 64
+    check_consistent(lib)
