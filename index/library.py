@@ -265,9 +265,12 @@ class Library:
     # ---- reading ------------------------------------------------------------------------
     def _current(self) -> _Version | None:
         if self._stale:
-            raise _mismatch(self.path, self.manifest.specs if self.manifest else (),
-                            self.config.encoders)
+            raise self._stale_error()
         return self._state
+
+    def _stale_error(self) -> ModelMismatchError:
+        return _mismatch(self.path, self.manifest.specs if self.manifest else (),
+                         self.config.encoders)
 
     def documents(self) -> list[DocumentInfo]:
         """All documents with their warnings from ingestion, oldest first."""
@@ -362,6 +365,8 @@ class Library:
     @contextmanager
     def _writing(self, *, fresh: bool = False) -> Iterator[_Writer]:
         """Hold the writer lock, build a new version beside the current one, publish it."""
+        if self._stale and not fresh:
+            raise self._stale_error()
         self.path.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(self.path / "lock"))
         try:
@@ -397,6 +402,8 @@ class Library:
         for name in names:
             if name not in keep:
                 shutil.rmtree(versions / name, ignore_errors=True)
+        for leftover in self.path.glob(".CURRENT.*"):  # from writers killed before the swap
+            leftover.unlink(missing_ok=True)
 
     def add(self, paths: Sequence[Path], *, password: str | None = None,
             progress: bool = False) -> AddReport:

@@ -158,6 +158,8 @@ def test_rebuild_with_another_model(sample_lib: Library) -> None:
     lib = Library.open_for_rebuild(sample_lib.path, encoders=[HashEncoder(32)])
     with pytest.raises(ModelMismatchError):
         lib.lexical_search("日本", 3)
+    with pytest.raises(ModelMismatchError, match="rebuild"):
+        lib.add(SAMPLE_TXT[:1])
     report = lib.rebuild()
     assert {d.doc_id: d.passages for d in lib.documents()} == before
     assert report.embedded == sum(before.values()) and not old_ids & set(lib.passage_ids())
