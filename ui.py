@@ -265,12 +265,17 @@ def _report_markdown(report: AddReport | None, refused: Sequence[tuple[str, str]
     lines: list[str] = []
     failures = list(refused)
     if report is not None:
-        lines += [f"- added **{d.title}** ({d.passages} passages)" for d in report.added]
-        lines += [f"- replaced **{d.title}** ({d.passages} passages)" for d in report.replaced]
+        lines += [f"- added {_doc_line(d)}" for d in report.added]
+        lines += [f"- replaced {_doc_line(d)}" for d in report.replaced]
         lines += [f"- unchanged, skipped: {Path(s).name}" for s in report.skipped]
         failures = [(Path(p).name, msg) for p, msg in report.failed] + failures
     lines += [f"- **failed: {name}** — {msg}" for name, msg in failures]
     return "\n".join(lines) or "Nothing to add."
+
+
+def _doc_line(doc: DocumentInfo) -> str:
+    warn = f" — warnings: {'; '.join(doc.warnings)}" if doc.warnings else ""
+    return f"**{doc.title}** ({Path(doc.source).name}, {doc.passages} passages){warn}"
 
 
 @contextmanager
