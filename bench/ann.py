@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faiss
@@ -90,10 +90,12 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     return hits / truth.size
 
 
-def _measure_step(flat: Any, hnsw: Any, queries: np.ndarray, n_latency: int) -> dict[str, Any]:
+def _measure_step(flat: Any, hnsw: Any | None, queries: np.ndarray, n_latency: int) -> dict[str, Any]:
     """Latency of both indexes and HNSW recall@10 at each efSearch, at the current size."""
-    _, truth = flat.search(queries, 10)
     row: dict[str, Any] = {"flat": single_query_latency(flat, queries[:n_latency])}
+    if hnsw is None:
+        return row
+    _, truth = flat.search(queries, 10)
     for ef in EF_SEARCH:
         hnsw.hnsw.efSearch = ef
         _, found = hnsw.search(queries, 10)
@@ -105,29 +107,54 @@ def _measure_step(flat: Any, hnsw: Any, queries: np.ndarray, n_latency: int) -> 
 
 
 def grow_and_measure(
-    kind: str, dim: int, sizes: Sequence[int], *, m: int = 32, ef_construction: int = 40,
-    n_queries: int = 500, n_latency: int = 200,
+    kind: str,
+    dim: int,
+    sizes: Sequence[int],
+    *,
+    hnsw_max: int | None = None,
+    m: int = 32,
+    ef_construction: int = 64,  # as index/vectors.py: max(40, 2 * M)
+    n_queries: int = 500,
+    n_latency: int = 200,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Grow a flat and an HNSW index through ``sizes``; time, memory, latency, recall at each."""
+    """Grow a flat and an HNSW index through ``sizes``; time, memory, latency, recall at each.
+
+    HNSW stops growing after ``hnsw_max`` vectors (its build is the slow part: about 15-25
+    minutes per million on 2 shared cores); larger steps then measure exact search only.
+    ``on_step`` gets the partial result after every step, so a cut-short run keeps its numbers.
+    """
     base, queries = make_data(kind, max(sizes), dim, n_queries)
     flat = faiss.IndexFlatIP(dim)
     hnsw = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = ef_construction
-    steps, done, build = [], 0, {"flat_s": 0.0, "hnsw_s": 0.0, "flat_mb": 0.0, "hnsw_mb": 0.0}
+    steps: list[dict[str, Any]] = []
+    result = {
+        "kind": kind,
+        "dim": dim,
+        "m": m,
+        "ef_construction": ef_construction,
+        "hnsw_max": hnsw_max,
+        "n_queries": n_queries,
+        "steps": steps,
+    }
+    done, build = 0, {"flat_s": 0.0, "hnsw_s": 0.0, "flat_mb": 0.0, "hnsw_mb": 0.0}
     for size in sizes:
-        chunk = base[done:size]
-        for name, index in (("flat", flat), ("hnsw", hnsw)):
+        with_hnsw = hnsw_max is None or size <= hnsw_max
+        for name, index in (("flat", flat), ("hnsw", hnsw)) if with_hnsw else (("flat", flat),):
             with watch_memory() as mem:
                 start = time.perf_counter()
-                index.add(chunk)
+                index.add(base[done:size])
                 build[f"{name}_s"] += time.perf_counter() - start
             build[f"{name}_mb"] += mem.end_mb - mem.start_mb
         done = size
         log.info("%s dim=%d: %d vectors, build so far %s", kind, dim, size, build)
-        measured = _measure_step(flat, hnsw, queries, n_latency)
-        steps.append({"size": size, "build": dict(build), **measured})
-    return {"kind": kind, "dim": dim, "m": m, "ef_construction": ef_construction,
-            "n_queries": n_queries, "steps": steps}
+        measured = _measure_step(flat, hnsw if with_hnsw else None, queries, n_latency)
+        kept = build if with_hnsw else {k: v for k, v in build.items() if k.startswith("flat")}
+        steps.append({"size": size, "build": dict(kept), **measured})
+        if on_step is not None:
+            on_step(result)
+    return result
 
 
 def ann_threshold(steps: Sequence[dict[str, Any]], budget_ms: float = 20.0) -> int | None:
@@ -150,14 +177,19 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One table row per size: flat p50/p95 and, per efSearch, HNSW p50/p95 and recall@10."""
     rows = []
     for step in result["steps"]:
+        build = step["build"]
         row: dict[str, Any] = {
-            "data": result["kind"], "dim": result["dim"], "n": step["size"],
+            "data": result["kind"],
+            "dim": result["dim"],
+            "n": step["size"],
             "flat p50/p95 ms": f"{step['flat']['p50_ms']:.1f}/{step['flat']['p95_ms']:.1f}",
         }
         for ef in EF_SEARCH:
-            h = step[f"hnsw_ef{ef}"]
-            row[f"HNSW ef{ef} p50 ms / R@10"] = f"{h['p50_ms']:.2f} / {h['recall_at_10']:.3f}"
-        row["build flat/HNSW s"] = f"{step['build']['flat_s']:.1f}/{step['build']['hnsw_s']:.0f}"
-        row["RSS flat/HNSW MB"] = f"{step['build']['flat_mb']:.0f}/{step['build']['hnsw_mb']:.0f}"
+            h = step.get(f"hnsw_ef{ef}")
+            row[f"HNSW ef{ef} p50 ms / R@10"] = f"{h['p50_ms']:.2f} / {h['recall_at_10']:.3f}" if h else "-"
+        hnsw_s = f"{build['hnsw_s']:.0f}" if "hnsw_s" in build else "-"
+        hnsw_mb = f"{build['hnsw_mb']:.0f}" if "hnsw_mb" in build else "-"
+        row["build flat/HNSW s"] = f"{build['flat_s']:.1f}/{hnsw_s}"
+        row["RSS flat/HNSW MB"] = f"{build['flat_mb']:.0f}/{hnsw_mb}"
         rows.append(row)
     return rows

@@ -44,6 +44,7 @@ def cpu_model() -> str:
 
 def git_commit() -> str:
     """HEAD's short hash, with ``-dirty`` when bench/ or the packages have uncommitted edits."""
+
     def run(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip()
@@ -78,6 +79,23 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def read_result(name: str) -> dict[str, Any]:
+    """A result file written earlier (empty dict when there is none)."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def merge_result(name: str, key: str, item: dict[str, Any], ident: Sequence[str]) -> Path:
+    """Add ``item`` to the list ``key`` of a result file, replacing the entry with the same ident.
+
+    Lets one part of a long benchmark be rerun without losing the others' numbers.
+    """
+    old = read_result(name).get(key, [])
+    same = tuple(item[f] for f in ident)
+    items = [x for x in old if tuple(x.get(f) for f in ident) != same] + [item]
+    return write_result(name, {key: items})
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:

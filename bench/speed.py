@@ -9,54 +9,95 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import faiss
 
-from bench import ann
-from bench.common import markdown_table, write_result
+from bench import ann, throughput
+from bench.common import markdown_table, merge_result, read_result
 
 log = logging.getLogger("bench.speed")
 
 
-def run_faiss(quick: bool) -> None:
+#: (data kind, dim, HNSW grown up to). Exact search is measured to 1M in every case; the HNSW
+#: build is the slow part (100k clustered vectors took 96 s, 50k random ones 280 s on the 2
+#: shared cores), so HNSW stops early; pass clustered:384:1000000 for the full 1M build.
+FAISS_CASES = (
+    "clustered:384:200000",
+    "clustered:512:100000",
+    "random:384:50000",
+    "random:512:10000",
+)
+
+
+def _save_faiss(name: str, result: dict[str, Any]) -> None:
+    result["ann_threshold_measured"] = ann.ann_threshold(result["steps"])
+    result["ann_threshold_interpolated"] = ann.interpolated_threshold(result["steps"])
+    result["faiss_threads"] = faiss.omp_get_max_threads()
+    merge_result(name, "cases", result, ("kind", "dim"))
+
+
+def run_faiss(quick: bool, cases: Sequence[str] = FAISS_CASES, threads: int | None = None) -> None:
     """Flat vs HNSW at growing sizes, random and clustered data, dims 384 (e5) and 512 (USE)."""
+    if threads:
+        faiss.omp_set_num_threads(threads)
     sizes = [10_000, 50_000] if quick else [10_000, 50_000, 100_000, 200_000, 500_000, 1_000_000]
-    # HNSW build at 1M takes minutes per case on 2 cores: random 512-d stops at 200k.
-    cases = [("clustered", 384, None), ("random", 384, None), ("clustered", 512, None),
-             ("random", 512, 200_000)]
-    results, rows = [], []
-    for kind, dim, cap in cases[:2] if quick else cases:
-        these = [s for s in sizes if cap is None or s <= cap]
-        result = ann.grow_and_measure(kind, dim, these, n_queries=200 if quick else 500,
-                                      n_latency=100 if quick else 200)
-        result["ann_threshold_measured"] = ann.ann_threshold(result["steps"])
-        result["ann_threshold_interpolated"] = ann.interpolated_threshold(result["steps"])
-        result["faiss_threads"] = faiss.omp_get_max_threads()
-        results.append(result)
-        rows += ann.summary_rows(result)
+    name = "speed_faiss" + ("_quick" if quick else "")
+    for case in cases[:2] if quick else cases:
+        kind, dim, hnsw_max = case.split(":")
+        result = ann.grow_and_measure(
+            kind,
+            int(dim),
+            sizes,
+            hnsw_max=int(hnsw_max),
+            n_queries=200 if quick else 300,
+            n_latency=100,
+            on_step=lambda r: _save_faiss(name, r),
+        )
+        _save_faiss(name, result)
         print(markdown_table(ann.summary_rows(result)), flush=True)
-        print(f"flat p50 <= 20 ms up to {result['ann_threshold_measured']} measured, "
-              f"~{result['ann_threshold_interpolated']} interpolated", flush=True)
-        name = "speed_faiss" + ("_quick" if quick else "")
-        write_result(name, {"quick": quick, "cases": results})
-    print(markdown_table(rows))
+        print(
+            f"flat p50 <= 20 ms up to {result['ann_threshold_measured']} measured, "
+            f"~{result['ann_threshold_interpolated']} interpolated",
+            flush=True,
+        )
+    print(markdown_table([r for c in read_result(name)["cases"] for r in ann.summary_rows(c)]))
 
 
-PARTS: dict[str, Callable[[bool], None]] = {"faiss": run_faiss}
+PARTS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "faiss": lambda a: run_faiss(a.quick, a.faiss_case or FAISS_CASES, a.faiss_threads),
+    "ingest": lambda a: throughput.run_ingest(a),
+    "ask": lambda a: throughput.run_ask(a),
+    "incremental": lambda a: throughput.run_incremental(a),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse options and run the chosen parts."""
     parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__)
-    parser.add_argument("--part", action="append", choices=sorted(PARTS),
-                        help="run only this part (repeatable); default: all")
+    parser.add_argument(
+        "--part",
+        action="append",
+        choices=sorted(PARTS),
+        help="run only this part (repeatable); default: all",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--faiss-case",
+        action="append",
+        metavar="KIND:DIM:HNSW_MAX",
+        help="e.g. clustered:512:1000000 (repeatable); default: " + " ".join(FAISS_CASES),
+    )
+    parser.add_argument("--faiss-threads", type=int, help="FAISS OpenMP threads (default: all cores)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of timed steps (median)")
+    parser.add_argument("--xquad-runs", type=int, default=1, help="repetitions on XQuAD (slow)")
+    parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
     for part in args.part or list(PARTS):
         log.info("part %s", part)
-        PARTS[part](args.quick)
+        PARTS[part](args)
 
 
 if __name__ == "__main__":
