@@ -16,8 +16,6 @@ from qa.config import QAConfig
 from qa.evaluate import EvalReport, evaluate
 from qa.retrieve import Hit, Retriever
 
-_SENTENCE_ENCODER = "use-multilingual-v3"  # fast enough to score sentences at question time
-
 
 class PaperBridge:
     """Ask questions of a library, and keep it up to date.
@@ -64,12 +62,13 @@ class PaperBridge:
         question = self._check(question)
         k = top_k or self.config.top_k
         vectors = self._retriever.encode(question)
-        hits = self._retriever.search(question, k, doc_ids=doc_ids, langs=langs, vectors=vectors)
+        found = self._retriever.search(question, k, doc_ids=doc_ids, langs=langs, vectors=vectors)
+        hits = found.hits
         passages = self.library.passages([h.passage_id for h in hits])
         lang = detect_language(question)
-        if not hits or self.calibration().refuses(hits[0].score):
+        if not hits or self.calibration().refuses(found.confidence):
             return Answer(question, lang, "", True, self._citations(hits, passages, {}))
-        encoder = self.library.encoders.get(_SENTENCE_ENCODER) or next(iter(self.library.encoders.values()))
+        encoder = self.library.encoders[self._retriever.neutral_encoder()]
         sentences = pick_sentences(
             vectors[encoder.name],
             encoder,

@@ -13,13 +13,28 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from index import Library
 from qa.config import QAConfig
 
-_MIN_POOL = 8  # below this, a pool's own score spread is too noisy to normalize by
+_MIN_POOL = 8
+_NORMAL = NormalDist()  # below this, a pool's own score spread is too noisy to normalize by
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The hits for a question, and how well the library's best passage matches it at all.
+
+    ``confidence`` is the highest raw cosine of the language-neutral encoder over every
+    language pool: unlike the fused score it does not rise just because some passage stands
+    out from a pool of unrelated ones, so it is what the no-answer threshold is compared with.
+    """
+
+    hits: list[Hit]
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,11 @@ class Hit:
 
 def _zscores(results: Sequence[tuple[int, float]], mean: float, std: float) -> dict[int, float]:
     return {pid: (score - mean) / std for pid, score in results}
+
+
+def _expected_max(n: int) -> float:
+    """Expected largest of n standard normal draws (Blom's plotting position)."""
+    return _NORMAL.inv_cdf((n - 0.375) / (n + 0.25)) if n > 1 else 0.0
 
 
 def _stats(scores: Sequence[float]) -> tuple[float, float]:
@@ -59,7 +79,7 @@ class Retriever:
         doc_ids: Collection[str] | None = None,
         langs: Collection[str] | None = None,
         vectors: dict[str, np.ndarray] | None = None,
-    ) -> list[Hit]:
+    ) -> Retrieval:
         """The k best passages for a question, best first.
 
         Args:
@@ -72,9 +92,13 @@ class Retriever:
         vectors = vectors if vectors is not None else self.encode(question)
         pools = self._pools(langs)
         signals: dict[int, dict[str, float]] = {}
+        confidence = float("-inf")
         for name, vec in vectors.items():
             weight = self.config.weight(name)
-            for pid, z in self._dense(name, vec, pools, doc_ids).items():
+            zscores, best = self._dense(name, vec, pools, doc_ids)
+            if name == self.neutral_encoder():
+                confidence = best
+            for pid, z in zscores.items():
                 signals.setdefault(pid, {})[name] = weight * z
         if self.config.lexical_weight > 0:
             for pid, z in self._lexical(question, pools, doc_ids).items():
@@ -82,7 +106,12 @@ class Retriever:
         floor = self._floors(vectors, signals)
         hits = [Hit(pid, self._fuse(sig, floor), sig) for pid, sig in signals.items()]
         hits.sort(key=lambda h: -h.score)
-        return hits[:k]
+        return Retrieval(hits[:k], confidence)
+
+    def neutral_encoder(self) -> str:
+        """Name of the encoder whose raw scores judge answerability (see QAConfig)."""
+        names = list(self.library.encoders)
+        return self.config.neutral_encoder if self.config.neutral_encoder in names else names[0]
 
     def _pools(self, langs: Collection[str] | None) -> list[str]:
         present = [lang for lang, n in self.library.languages().items() if n > 0]
@@ -90,23 +119,29 @@ class Retriever:
 
     def _dense(
         self, name: str, vec: np.ndarray, pools: list[str], doc_ids: Collection[str] | None
-    ) -> dict[int, float]:
-        """z-scores of one encoder's candidates, each normalized within its language pool."""
+    ) -> tuple[dict[int, float], float]:
+        """z-scores of one encoder's candidates, each normalized within its language pool,
+        and the best raw score over all pools.
+
+        A pool's z-scores are shifted down by the expected maximum of as many standard
+        normal draws as the pool has candidates (Blom's approximation): otherwise the top
+        of a larger pool would stand out more by chance alone.
+        """
         per_pool = {
             lang: self.library.dense_search(name, vec, self.config.depth, lang=lang, doc_ids=doc_ids)
             for lang in pools
         }
         everything = [s for res in per_pool.values() for _, s in res]
         if not everything:
-            return {}
+            return {}, float("-inf")
         fallback = _stats(everything)
         out: dict[int, float] = {}
         for res in per_pool.values():
             if not res:
                 continue
             mean, std = _stats([s for _, s in res]) if len(res) >= _MIN_POOL else fallback
-            out.update(_zscores(res, mean, std))
-        return out
+            out.update(_zscores(res, mean + std * _expected_max(len(res)), std))
+        return out, max(everything)
 
     def _lexical(self, question: str, pools: list[str], doc_ids: Collection[str] | None) -> dict[int, float]:
         """BM25 z-scores; only positive evidence counts, so no language is penalized."""
