@@ -57,7 +57,7 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
 
     \b
     Examples:
-      paperbridge add ingest/sample/           # index the sample corpus
+      paperbridge add --sample                 # index the sample corpus
       paperbridge ask "What is the K Program?"
       paperbridge ask "日本的研发投入强度是多少？"
       paperbridge serve                        # the web UI on 127.0.0.1:7860
@@ -79,7 +79,7 @@ def passages_command(files: tuple[Path, ...], password: str | None) -> None:
 
     \b
     Examples:
-      paperbridge passages ingest/sample/
+      paperbridge passages ingest/sample/papers/
       paperbridge passages paper.pdf --password secret | jq .text
     """
     import dataclasses

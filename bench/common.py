@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SHARED = ROOT.parent / "shared"
 XQUAD = SHARED / "data" / "xquad"
-SAMPLE = ROOT / "ingest" / "sample"
+SAMPLE = ROOT / "ingest" / "sample" / "papers"
 CACHE = Path(os.environ.get("PAPERBRIDGE_BENCH_CACHE", "/tmp/paperbridge-bench"))
 
 

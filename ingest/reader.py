@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED = (".pdf", ".txt", ".md")
 DEFAULT_CONFIG = IngestConfig()
-SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample"
+SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample" / "papers"
 _NAVIGATION = re.compile(
     r"[>|»›]|https?://|www\.|@|\b(?:previous|next|home|menu|log ?in|sign in|subscribe)\b"
     r"|上一篇|下一篇|首页|返回",

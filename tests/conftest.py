@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "ingest" / "sample"
+SAMPLE = ROOT / "ingest" / "sample" / "papers"
 SHARED = ROOT.parent / "shared"
 SHARED_PDFS = SHARED / "pdfs"
 XQUAD = SHARED / "data" / "xquad"

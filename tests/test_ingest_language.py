@@ -20,7 +20,8 @@ def test_public_names_are_pinned() -> None:
         "read_document",
         "split_sentences",
     }
-    assert (ingest.SAMPLE_CORPUS / "SOURCES.md").is_file()
+    assert (ingest.SAMPLE_CORPUS.parent / "SOURCES.md").is_file()
+    assert sorted(p.name[:3] for p in ingest.SAMPLE_CORPUS.iterdir()) == ["000", "001", "002", "003", "004"]
 
 
 def test_detect_language_for_passages_and_questions() -> None:

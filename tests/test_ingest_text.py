@@ -32,7 +32,7 @@ def test_find_files_expands_folders_and_keeps_explicit_files(tmp_path: Path) -> 
     found = find_files([tmp_path, tmp_path / "image.png"])
     assert found == [tmp_path / "a.txt", tmp_path / "sub" / "b.md", tmp_path / "image.png"]
     names = [p.name for p in find_files([SAMPLE_CORPUS])]
-    assert names[:5] == sorted(names[:5]) and names[0].startswith("000_")
+    assert names == sorted(names) and len(names) == 5 and names[0].startswith("000_")
 
 
 def test_offsets_point_into_cleaned_page_text() -> None:
