@@ -58,7 +58,8 @@ _LANG_NAMES = {"en": "English", "zh": "中文 Chinese", "mixed": "mixed"}
 EXAMPLES = [
     "What R&D intensity did Japan keep between 2016 and 2021?",
     "Where did Japan rank in the Global Innovation Index 2023?",
-    "How many doctoral students were enrolled in Japan in 2023?",
+    "What percentage of Japanese companies carried out innovation activities in the 2018 "
+    "national innovation survey?",
     "日本是在什么时候提出“技术立国”战略的？",
     "日本宏观科技协调机制包括哪些协调机构？",
     "日本的K计划遴选了哪几类技术攻关任务？",
