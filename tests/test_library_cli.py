@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from cli import main
 from index import IndexConfig, Library
+from ingest import find_files
 from tests.conftest import ROOT, SAMPLE
 from tests.test_library import check_consistent
 
@@ -34,10 +35,11 @@ def test_add_list_remove_rebuild(tmp_path: Path) -> None:
     bad.write_bytes(b"%PDF-1.4 not really a pdf")
     code, out = run(lib, "add", "--sample", "--model", "hash", str(bad))
     assert code == 1
-    assert "Added 6, replaced 0, unchanged 0, failed 1" in out
+    n = len(find_files([SAMPLE]))
+    assert n >= 5 and f"Added {n}, replaced 0, unchanged 0, failed 1" in out
     assert f"failed: {bad}:" in out
     code, out = run(lib, "add", str(SAMPLE))
-    assert code == 0 and "Added 0, replaced 0, unchanged 6, failed 0" in out
+    assert code == 0 and f"Added 0, replaced 0, unchanged {n}, failed 0" in out
     code, out = run(lib, "list")
     assert code == 0 and "日本科技创新体系发展特征及对中国启示" in out and "passages" in out.splitlines()[0]
     docs = json.loads(run(lib, "list", "--json")[1])
@@ -49,7 +51,7 @@ def test_add_list_remove_rebuild(tmp_path: Path) -> None:
     code, out = run(lib, "add", "--model", "multilingual-e5-small", str(SAMPLE))
     assert code == 1 and "paperbridge rebuild --model multilingual-e5-small" in out
     code, out = run(lib, "rebuild")
-    assert code == 0 and "Rebuilt 5 documents" in out and "hash" in out
+    assert code == 0 and f"Rebuilt {n - 1} documents" in out and "hash" in out
     code, out = run(lib, "remove", "no-such-doc")
     assert code == 1 and "No document 'no-such-doc'" in out
 
