@@ -52,9 +52,17 @@ def document_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+_TAG = re.compile(r"^\s*[\[【]([^\]】]{1,30})[\]】]\s*")  # "[Paper Express] ..." / "【论文速递】..."
+_LABEL = re.compile(  # metadata lines such as "Author: ..." are not titles
+    r"^\s*(authors?|by|keywords?|key words|abstract|published|online|received|doi|e-?mail|"
+    r"affiliations?|funding|citation|作者|关键词|摘要|基金项目)\s*[:：]",
+    re.IGNORECASE,
+)
+
+
 def _title_like(text: str) -> bool:
-    """A heading that can serve as a title: real words, not navigation or a date."""
-    if _NAVIGATION.search(text) or len(text) > 200:
+    """A heading that can serve as a title: real words, not navigation, a date or a label."""
+    if _NAVIGATION.search(text) or _LABEL.match(text) or len(text) > 200:
         return False
     if L.is_bullet(text) or L.is_noise(text) or text[0] in "(（[【":
         return False
@@ -73,8 +81,9 @@ def choose_title(path: Path, metadata_title: str | None, blocks: Sequence[Block]
         if not generic and (cjk_count(meta) >= 2 or len(latin_words(meta)) >= 2):
             return meta
     for block in blocks[:12]:
-        if block.kind == "heading" and _title_like(block.text):
-            return block.text
+        text = _TAG.sub("", block.text)
+        if block.kind == "heading" and text and _title_like(text):
+            return text
     return path.stem
 
 

@@ -149,3 +149,16 @@ def test_bad_text_files_raise_clear_errors(tmp_path: Path) -> None:
     other.write_bytes(b"PK\x03\x04")
     with pytest.raises(UnsupportedFileError, match="table.xlsx.*PDF, .txt and .md"):
         read_document(other)
+
+
+def test_titles_skip_tags_and_metadata_lines(tmp_path: Path) -> None:
+    paper = tmp_path / "p.txt"
+    paper.write_text(
+        "[Paper Express] Experience of Independent Technological Innovation in Japan\n\n"
+        "Abstract: Japan proposed the strategy in the early 1980s.\n\nAuthor: Li Huimin\n",
+        encoding="utf-8",
+    )
+    assert read_document(paper).title == "Experience of Independent Technological Innovation in Japan"
+    titles = [read_document(p).title for p in sorted(SAMPLE_CORPUS.glob("*.txt"))]
+    assert titles[0].startswith("Experience and Enlightenment of Independent Technological Innovation")
+    assert not any(t.startswith("Author") for t in titles)
