@@ -61,12 +61,15 @@ class PaperBridge:
         """
         question = self._check(question)
         k = top_k or self.config.top_k
+        calibration = self.calibration()
         vectors = self._retriever.encode(question)
-        found = self._retriever.search(question, k, doc_ids=doc_ids, langs=langs, vectors=vectors)
+        found = self._retriever.search(
+            question, k, doc_ids=doc_ids, langs=langs, vectors=vectors, calibration=calibration
+        )
         hits = found.hits
         passages = self.library.passages([h.passage_id for h in hits])
         lang = detect_language(question)
-        if not hits or self.calibration().refuses(found.confidence):
+        if not hits or calibration.refuses(found.confidence):
             return Answer(question, lang, "", True, self._citations(hits, passages, {}))
         encoder = self.library.encoders[self._retriever.neutral_encoder()]
         sentences = pick_sentences(
@@ -120,7 +123,9 @@ class PaperBridge:
             self.library.refresh()
             generation = self.library.manifest.generation if self.library.manifest else 0
             if self._calibration is None or self._calibration.generation != generation:
-                self._calibration = calibrate(self.library, self._retriever, self.config.refusal_quantile)
+                self._calibration = calibrate(
+                    self.library, self._retriever, self.config.refusal_quantile, self.config.hubness_k
+                )
             return self._calibration
 
     def batch(self, in_path: Path, out_path: Path, *, progress: bool = False) -> BatchReport:

@@ -1,16 +1,19 @@
-"""The no-answer threshold, measured on the library itself.
+"""What a library's own passages say about how to score questions against it.
 
-A fixed threshold cannot work: fused scores depend on the library's size, languages
-and topic spread. So each library is probed with questions it cannot answer:
+Two things are measured once per library version, with question-sized probes cut from
+the library's own passages:
 
-* on-topic but absent: a question-sized snippet of one document, asked with that
-  document excluded from the search (what a question about a paper not in the library
-  looks like);
-* off-topic: a small fixed set of everyday questions in both languages.
+* hubness: some passages (captions, one-line topic sentences) sit close to almost any
+  question and crowd the top of every result list. Each passage's mean similarity to
+  its k nearest probes is subtracted from its scores (CSLS, the standard cure for hubs
+  in cross-lingual embedding spaces).
+* the no-answer threshold: a question is answered when the language-neutral encoder's
+  best raw similarity reaches halfway between what everyday off-topic questions reach
+  (a high quantile) and what a typical answerable probe (a snippet asked of the library
+  that holds it) gets (the median). Raw similarity depends on the library's languages,
+  size and topic spread, so no fixed constant works across libraries.
 
-The threshold is a high quantile of their top scores: a question must score above what
-this library gives to questions it cannot answer. The result is cached per library
-generation, since it only changes when the library does.
+The result is cached per library version in the library folder.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ _OFF_TOPIC = (
     "猫为什么喜欢晒太阳？",
     "学习游泳需要多长时间？",
 )
-_PROBES_PER_LIBRARY = 24
+_PROBES_PER_LIBRARY = 48
+_HUB_DEPTH = 5000  # passages per pool scored against each probe; farther ones are no hubs
 _CACHE_FILE = "calibration.json"
 _EN_WORDS, _ZH_CHARS = 9, 14
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -54,12 +58,17 @@ _SPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class Calibration:
-    """The refusal threshold and the scores it was derived from."""
+    """The refusal threshold, the scores it was derived from, and each passage's hubness."""
 
     generation: int
     quantile: float
     threshold: float
-    unanswerable_scores: tuple[float, ...]
+    probe_scores: tuple[float, ...]  # answerable probes, then off-topic questions
+    hubness: dict[str, dict[int, float]]  # encoder name -> passage id -> hubness
+
+    def hub(self, encoder: str, passage_id: int) -> float:
+        """How close the passage sits to questions in general (0 if never measured)."""
+        return self.hubness.get(encoder, {}).get(passage_id, 0.0)
 
     def refuses(self, confidence: float) -> bool:
         """True when a question matches the library no better than unanswerable ones do."""
@@ -81,40 +90,65 @@ def _snippet(sentence: str, rng: random.Random) -> str:
     return " ".join(words[at : at + _EN_WORDS])
 
 
-def _probes(library: Library, rng: random.Random) -> list[tuple[str, str]]:
-    """(doc_id, question-sized snippet) pairs sampled from the library's passages."""
+def _probes(library: Library, rng: random.Random) -> list[str]:
+    """Question-sized snippets sampled from the library's passages."""
     ids = library.passage_ids()
     picked = library.passages(rng.sample(ids, min(len(ids), _PROBES_PER_LIBRARY * 2)))
     probes = []
     for passage in picked:
         sentences = [s for s in split_sentences(passage.text) if len(s) >= 20]
         if sentences:
-            probes.append((passage.doc_id, _snippet(rng.choice(sentences), rng)))
+            probes.append(_snippet(rng.choice(sentences), rng))
     return probes[:_PROBES_PER_LIBRARY]
 
 
-def _unanswerable_scores(library: Library, retriever: Retriever) -> list[float]:
-    rng = random.Random(20261122)
-    doc_ids = {d.doc_id for d in library.documents()}
-    scores: list[float] = []
-    if len(doc_ids) > 1:
-        for doc_id, snippet in _probes(library, rng):
-            scores.append(retriever.search(snippet, 1, doc_ids=doc_ids - {doc_id}).confidence)
-    for question in _OFF_TOPIC:
-        scores.append(retriever.search(question, 1).confidence)
-    return scores
+def _hubness(library: Library, probes: list[str], k: int) -> dict[str, dict[int, float]]:
+    """Per encoder, each passage's mean similarity to its k most similar probes."""
+    hubness: dict[str, dict[int, float]] = {}
+    for name, encoder in library.encoders.items():
+        sims: dict[int, list[float]] = {}
+        for vec in encoder.encode_queries(probes):
+            for lang, count in library.languages().items():
+                for pid, score in library.dense_search(name, vec, min(count, _HUB_DEPTH), lang=lang):
+                    sims.setdefault(pid, []).append(score)
+        hubness[name] = {pid: float(np.mean(sorted(v)[-k:])) for pid, v in sims.items()}
+    return hubness
 
 
-def calibrate(library: Library, retriever: Retriever, quantile: float) -> Calibration:
-    """Probe the library with unanswerable questions and derive its refusal threshold."""
+def _probe_scores(retriever: Retriever, probes: list[str]) -> tuple[list[float], list[float]]:
+    """Confidences of answerable probes (snippets, their document included) and of the
+    off-topic questions."""
+    answerable = [retriever.search(snippet, 1).confidence for snippet in probes]
+    off_topic = [retriever.search(question, 1).confidence for question in _OFF_TOPIC]
+    return answerable, off_topic
+
+
+def _threshold(answerable: list[float], off_topic: list[float], quantile: float) -> float:
+    """Halfway between what off-topic questions reach and what a typical answerable one gets.
+
+    Probing with "unanswerable" snippets (a document's text asked with that document left
+    out) looked natural but fails on real libraries: papers on one topic repeat each other,
+    so the left-out text is often still answerable from a sibling paper.
+    """
+    high_off = float(np.quantile(off_topic, quantile))
+    if not answerable:
+        return high_off
+    return (high_off + float(np.median(answerable))) / 2
+
+
+def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: int) -> Calibration:
+    """Probe the library: each passage's hubness and the refusal threshold (cached per version)."""
     generation = library.manifest.generation if library.manifest else 0
     cached = _load(library.path, generation, quantile)
     if cached is not None:
         return cached
-    log.info("calibrating the no-answer threshold on %s", library.path)
-    scores = _unanswerable_scores(library, retriever)
-    threshold = float(np.quantile(scores, quantile)) if scores else float("-inf")
-    result = Calibration(generation, quantile, threshold, tuple(round(s, 4) for s in scores))
+    log.info("calibrating %s (once per library version)", library.path)
+    probes = _probes(library, random.Random(20261122)) if len(library) else []
+    hubness = _hubness(library, probes, hub_k) if probes else {}
+    answerable, off_topic = _probe_scores(retriever, probes)
+    threshold = _threshold(answerable, off_topic, quantile) if probes else float("-inf")
+    rounded = tuple(round(s, 4) for s in answerable + off_topic)
+    result = Calibration(generation, quantile, threshold, rounded, hubness)
     _save(library.path, result)
     return result
 
@@ -122,9 +156,13 @@ def calibrate(library: Library, retriever: Retriever, quantile: float) -> Calibr
 def _load(folder: Path, generation: int, quantile: float) -> Calibration | None:
     try:
         data = json.loads((folder / _CACHE_FILE).read_text(encoding="utf-8"))
-        if data["generation"] == generation and data["quantile"] == quantile:
-            scores = tuple(data["unanswerable_scores"])
-            return Calibration(generation, quantile, float(data["threshold"]), scores)
+        if data["generation"] == generation and data["quantile"] == quantile and data["hubness"]:
+            scores = tuple(data["probe_scores"])
+            hubness = {
+                name: {int(pid): float(v) for pid, v in table.items()}
+                for name, table in data["hubness"].items()
+            }
+            return Calibration(generation, quantile, float(data["threshold"]), scores, hubness)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None

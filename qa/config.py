@@ -20,12 +20,14 @@ class QAConfig:
     lexical_weight: float = 0.3
     encoder_weights: dict[str, float] = field(default_factory=dict)  # default 1.0 each
     answer_margin: float = 0.08  # extra sentences must score within this of the best one
-    refusal_quantile: float = 0.8  # of the library's own unanswerable-question scores
+    refusal_quantile: float = 0.9  # of the off-topic probes' confidences (qa.calibrate)
     # The encoder whose raw cosine is comparable across languages (USE is trained to be
     # language-neutral; e5's scores favour same-language text). It scores answer sentences
     # and decides whether the library answers at all; if the library lacks it, its first
     # encoder is used.
     neutral_encoder: str = "use-multilingual-v3"
+    hubness_weight: float = 0.5  # CSLS: subtract this times a passage's hubness (qa.calibrate)
+    hubness_k: int = 5
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -14,11 +14,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index import Library
 from qa.config import QAConfig
+
+if TYPE_CHECKING:
+    from qa.calibrate import Calibration
 
 _MIN_POOL = 8
 _NORMAL = NormalDist()  # below this, a pool's own score spread is too noisy to normalize by
@@ -79,6 +83,7 @@ class Retriever:
         doc_ids: Collection[str] | None = None,
         langs: Collection[str] | None = None,
         vectors: dict[str, np.ndarray] | None = None,
+        calibration: Calibration | None = None,
     ) -> Retrieval:
         """The k best passages for a question, best first.
 
@@ -88,6 +93,7 @@ class Retriever:
             doc_ids: only search these documents.
             langs: only search passages in these languages ("en", "zh", "mixed").
             vectors: precomputed query vectors (from :meth:`encode`), to encode once.
+            calibration: the library's measured hubness, subtracted from dense scores.
         """
         vectors = vectors if vectors is not None else self.encode(question)
         pools = self._pools(langs)
@@ -95,7 +101,7 @@ class Retriever:
         confidence = float("-inf")
         for name, vec in vectors.items():
             weight = self.config.weight(name)
-            zscores, best = self._dense(name, vec, pools, doc_ids)
+            zscores, best = self._dense(name, vec, pools, doc_ids, calibration)
             if name == self.neutral_encoder():
                 confidence = best
             for pid, z in zscores.items():
@@ -118,7 +124,12 @@ class Retriever:
         return [lang for lang in present if langs is None or lang in langs]
 
     def _dense(
-        self, name: str, vec: np.ndarray, pools: list[str], doc_ids: Collection[str] | None
+        self,
+        name: str,
+        vec: np.ndarray,
+        pools: list[str],
+        doc_ids: Collection[str] | None,
+        calibration: Calibration | None,
     ) -> tuple[dict[int, float], float]:
         """z-scores of one encoder's candidates, each normalized within its language pool,
         and the best raw score over all pools.
@@ -131,9 +142,16 @@ class Retriever:
             lang: self.library.dense_search(name, vec, self.config.depth, lang=lang, doc_ids=doc_ids)
             for lang in pools
         }
-        everything = [s for res in per_pool.values() for _, s in res]
-        if not everything:
+        raw = [s for res in per_pool.values() for _, s in res]
+        if not raw:
             return {}, float("-inf")
+        if calibration is not None:
+            beta = self.config.hubness_weight
+            per_pool = {
+                lang: [(pid, s - beta * calibration.hub(name, pid)) for pid, s in res]
+                for lang, res in per_pool.items()
+            }
+        everything = [s for res in per_pool.values() for _, s in res]
         fallback = _stats(everything)
         out: dict[int, float] = {}
         for res in per_pool.values():
@@ -141,7 +159,7 @@ class Retriever:
                 continue
             mean, std = _stats([s for _, s in res]) if len(res) >= _MIN_POOL else fallback
             out.update(_zscores(res, mean + std * _expected_max(len(res)), std))
-        return out, max(everything)
+        return out, max(raw)
 
     def _lexical(self, question: str, pools: list[str], doc_ids: Collection[str] | None) -> dict[int, float]:
         """BM25 z-scores; only positive evidence counts, so no language is penalized."""
