@@ -303,8 +303,12 @@ def _print_answer(answer: Any) -> None:
 
 @main.command()
 @click.argument("question")
-@click.option("-k", "--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to cite.")
-@click.option("--doc", "docs", multiple=True, help="Only search this document id (repeatable).")
+@click.option(
+    "-k", "--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to cite."
+)
+@click.option(
+    "--doc", "docs", multiple=True, help="Only search this document: id, id prefix or title (repeatable)."
+)
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["en", "zh", "mixed"]),
               help="Only search passages in this language (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
@@ -318,7 +322,9 @@ def ask(library: Path, question: str, top_k: int, docs: tuple[str, ...], langs: 
       paperbridge ask "What share of R&D does Japan spend on basic research?"
       paperbridge ask "日本的K计划是什么？" --lang en -k 3
     """
-    answer = _bridge(library).ask(question, top_k=top_k, doc_ids=docs or None, langs=langs or None)
+    bridge = _bridge(library)
+    doc_ids = [bridge.library.resolve(ref).doc_id for ref in docs] or None
+    answer = bridge.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs or None)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
