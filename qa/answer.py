@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -12,6 +13,11 @@ from index import Encoder, StoredPassage
 from ingest import split_sentences
 
 _MIN_SENTENCE_CHARS = 8
+# Numbers and acronyms read the same in English and Chinese text ("2023", "3.0%", "CSTI"):
+# a sentence sharing them with the question is likelier to hold the asked-for fact.
+_ANCHOR = re.compile(r"\d+(?:\.\d+)*|(?<![A-Za-z])[A-Z][A-Z0-9&]{1,9}(?![A-Za-z])")
+_ANCHOR_BONUS, _ANCHOR_CAP = 0.05, 0.1
+_THOUSANDS = re.compile(r"(?<=\d)[ ,](?=\d{3}(?!\d))")
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,18 @@ def _sentences(rank: int, passage: StoredPassage) -> list[_Sentence]:
     return found
 
 
+def _anchors(text: str) -> set[str]:
+    """Numbers (thousands separators dropped: "71 337" is "71337") and acronyms."""
+    return set(_ANCHOR.findall(_THOUSANDS.sub("", text)))
+
+
+def _anchor_bonus(question: str, sentence: str) -> float:
+    shared = _anchors(question) & _anchors(sentence)
+    return min(_ANCHOR_CAP, _ANCHOR_BONUS * len(shared))
+
+
 def pick_sentences(
+    question: str,
     question_vec: np.ndarray,
     encoder: Encoder,
     passages: Sequence[StoredPassage],
@@ -100,7 +117,8 @@ def pick_sentences(
     """The sentences of the top passages that best answer the question, best first.
 
     Each sentence is scored by its similarity to the question, plus a small prior for
-    passages the retrieval ranked higher. Sentences after the best one must score within
+    passages the retrieval ranked higher and a bonus for numbers and acronyms it shares
+    with the question (they survive translation). Sentences after the best one must score within
     ``margin`` of it, so a weak second sentence never dilutes a clear answer.
     """
     candidates = [s for rank, p in enumerate(passages, start=1) for s in _sentences(rank, p)]
@@ -108,6 +126,7 @@ def pick_sentences(
         return []
     vecs = encoder.encode_passages([s.text for s in candidates])
     scores = vecs @ question_vec - prior * np.array([s.rank - 1 for s in candidates])
+    scores += np.array([_anchor_bonus(question, s.text) for s in candidates])
     order = np.argsort(-scores)
     best = float(scores[order[0]])
     chosen = [candidates[i] for i in order[:limit] if float(scores[i]) >= best - margin]

@@ -73,6 +73,7 @@ class PaperBridge:
             return Answer(question, lang, "", True, self._citations(hits, passages, {}))
         encoder = self.library.encoders[self._retriever.neutral_encoder()]
         sentences = pick_sentences(
+            question,
             vectors[encoder.name],
             encoder,
             passages[:3],

@@ -115,3 +115,17 @@ def test_eval_reports_recall_and_refusals(bridge: PaperBridge, tmp_path: Path) -
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="top_k"):
         QAConfig(top_k=0)
+
+
+def test_numbers_and_acronyms_anchor_answer_sentences_across_languages() -> None:
+    from qa.answer import _anchors
+
+    assert _anchors("How many doctoral students were there in 2023?") == {"2023"}
+    assert _anchors("据统计，2023 年在校博士研究生为 71 337 人，JST 与 CSTI（R&D 3.0%）") == {
+        "2023",
+        "71337",
+        "JST",
+        "CSTI",
+        "R&D",
+        "3.0",
+    }
