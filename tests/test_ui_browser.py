@@ -156,8 +156,13 @@ def _ask(page: Any, question: str) -> None:
 
 def _upload(page: Any, pdf: Path) -> str:
     page.get_by_role("tab", name="Library").click()
+    # The page's load event fills the table; upload only once the tab has settled.
+    page.wait_for_function("() => document.querySelector('#pb-docs')?.innerText.includes('.txt')")
     page.set_input_files("#pb-upload input[type=file]", [str(pdf)])
-    page.wait_for_selector(f"#pb-upload >> text={pdf.name}", timeout=SLOW_MS)
+    try:
+        page.wait_for_selector(f"#pb-upload >> text={pdf.name}", timeout=SLOW_MS)
+    finally:
+        _shot(page, f"upload_{pdf.stem}")
     page.click("#pb-add")
     page.wait_for_function(
         "name => (document.querySelector('#pb-report')?.innerText || '').includes(name)",
