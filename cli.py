@@ -64,6 +64,8 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # pypdf warns about every repair it makes; our own messages say what matters
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
     ctx.obj = library
 
 
