@@ -178,7 +178,8 @@ def interpolated_threshold(
     if len(sizes) < 2:
         return None
     slope, intercept = np.polyfit(sizes, p50, 1)
-    return int((budget_ms - intercept) / slope) if slope > 0 else None
+    size = (budget_ms - intercept) / slope if slope > 0 else -1.0
+    return int(size) if size > 0 else None  # None: the fit is meaningless (noise dominates)
 
 
 def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:

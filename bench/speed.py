@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faiss-threads", type=int, help="FAISS OpenMP threads (default: all cores)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions of timed steps (median)")
     parser.add_argument("--xquad-runs", type=int, default=1, help="repetitions on XQuAD (slow)")
+    parser.add_argument(
+        "--xquad-paragraphs",
+        type=int,
+        default=100,
+        help="XQuAD paragraphs per language for the ingest part (all: 240)",
+    )
     parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)

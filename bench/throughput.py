@@ -90,7 +90,7 @@ def run_ingest(args: argparse.Namespace) -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="pb-bench-") as tmp:
         xquad = Path(tmp) / "xquad-docs"
-        paragraphs = 40 if args.quick else None
+        paragraphs = 40 if args.quick else args.xquad_paragraphs
         write_documents(xquad, {lang: load_xquad(lang, paragraphs)[0] for lang in LANGS})
         corpora = [("sample corpus", SAMPLE, args.runs), ("XQuAD en+zh", xquad, args.xquad_runs)]
         for name, folder, runs in corpora:
