@@ -18,12 +18,12 @@ echo "== 1/4 Python environment (.venv)"
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e ".[dev]"
 
-echo "== 2/4 Browser for the UI tests (Debian chromium; no browser downloads)"
-if ! command -v chromium >/dev/null 2>&1; then
+echo "== 2/4 Browser for the UI tests (Debian chromium + CJK fonts; no browser downloads)"
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto.*CJK"; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
   else
-    echo "   chromium not found: install it (sudo apt-get install chromium) to run the browser tests"
+    echo "   chromium or fonts-noto-cjk missing: sudo apt-get install chromium fonts-noto-cjk (for the browser tests)"
   fi
 fi
 

@@ -5,6 +5,7 @@ from qa.batch import BatchReport, run_batch
 from qa.bridge import PaperBridge
 from qa.config import QAConfig
 from qa.evaluate import EvalReport, evaluate
+from qa.source import SourceView, source_view
 
 __all__ = [
     "Answer",
@@ -13,6 +14,8 @@ __all__ = [
     "EvalReport",
     "PaperBridge",
     "QAConfig",
+    "SourceView",
     "evaluate",
     "run_batch",
+    "source_view",
 ]

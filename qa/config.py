@@ -17,7 +17,7 @@ class QAConfig:
     max_question_chars: int = 1000
     answer_sentences: int = 3
     depth: int = 100  # candidates taken from each (encoder, language) pool
-    lexical_weight: float = 0.3
+    lexical_weight: float = 0.15  # BM25 only ever matches the question's own language: keep it a tiebreaker
     encoder_weights: dict[str, float] = field(default_factory=dict)  # default 1.0 each
     answer_margin: float = 0.08  # extra sentences must score within this of the best one
     refusal_quantile: float = 0.9  # of the off-topic probes' confidences (qa.calibrate)
