@@ -139,8 +139,14 @@ class PaperBridge:
 
     # ---- the library -------------------------------------------------------------------
     def add(self, paths: Sequence[Path], *, password: str | None = None, progress: bool = False) -> AddReport:
-        """Add files or folders; unchanged files are skipped, changed ones replaced."""
-        return self.library.add(paths, password=password, progress=progress)
+        """Add files or folders; unchanged files are skipped, changed ones replaced.
+
+        The new version is calibrated at once, so the next question does not wait for it.
+        """
+        report = self.library.add(paths, password=password, progress=progress)
+        if len(self.library):
+            self.calibration()
+        return report
 
     def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
         """Remove documents by id (or unique id prefix) or exact title."""

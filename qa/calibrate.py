@@ -102,25 +102,21 @@ def _probes(library: Library, rng: random.Random) -> list[str]:
     return probes[:_PROBES_PER_LIBRARY]
 
 
-def _hubness(library: Library, probes: list[str], k: int) -> dict[str, dict[int, float]]:
-    """Per encoder, each passage's mean similarity to its k most similar probes."""
+def _hubness(library: Library, vectors: dict[str, np.ndarray], k: int) -> dict[str, dict[int, float]]:
+    """Per encoder, each passage's mean similarity to its k most similar probes.
+
+    Args:
+        vectors: per encoder name, the probes' query vectors, shape (n_probes, dim).
+    """
     hubness: dict[str, dict[int, float]] = {}
-    for name, encoder in library.encoders.items():
+    for name, probe_vecs in vectors.items():
         sims: dict[int, list[float]] = {}
-        for vec in encoder.encode_queries(probes):
+        for vec in probe_vecs:
             for lang, count in library.languages().items():
                 for pid, score in library.dense_search(name, vec, min(count, _HUB_DEPTH), lang=lang):
                     sims.setdefault(pid, []).append(score)
         hubness[name] = {pid: float(np.mean(sorted(v)[-k:])) for pid, v in sims.items()}
     return hubness
-
-
-def _probe_scores(retriever: Retriever, probes: list[str]) -> tuple[list[float], list[float]]:
-    """Confidences of answerable probes (snippets, their document included) and of the
-    off-topic questions."""
-    answerable = [retriever.search(snippet, 1).confidence for snippet in probes]
-    off_topic = [retriever.search(question, 1).confidence for question in _OFF_TOPIC]
-    return answerable, off_topic
 
 
 def _threshold(answerable: list[float], off_topic: list[float], quantile: float) -> float:
@@ -144,9 +140,17 @@ def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: in
         return cached
     log.info("calibrating %s (once per library version)", library.path)
     probes = _probes(library, random.Random(20261122)) if len(library) else []
-    hubness = _hubness(library, probes, hub_k) if probes else {}
-    answerable, off_topic = _probe_scores(retriever, probes)
-    threshold = _threshold(answerable, off_topic, quantile) if probes else float("-inf")
+    if not probes:
+        result = Calibration(generation, quantile, float("-inf"), (), {})
+        _save(library.path, result)
+        return result
+    texts = probes + list(_OFF_TOPIC)
+    vectors = {name: enc.encode_queries(texts) for name, enc in library.encoders.items()}
+    hubness = _hubness(library, {name: v[: len(probes)] for name, v in vectors.items()}, hub_k)
+    neutral = vectors[retriever.neutral_encoder()]
+    confidences = [retriever.confidence(vec) for vec in neutral]
+    answerable, off_topic = confidences[: len(probes)], confidences[len(probes) :]
+    threshold = _threshold(answerable, off_topic, quantile)
     rounded = tuple(round(s, 4) for s in answerable + off_topic)
     result = Calibration(generation, quantile, threshold, rounded, hubness)
     _save(library.path, result)
@@ -156,7 +160,7 @@ def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: in
 def _load(folder: Path, generation: int, quantile: float) -> Calibration | None:
     try:
         data = json.loads((folder / _CACHE_FILE).read_text(encoding="utf-8"))
-        if data["generation"] == generation and data["quantile"] == quantile and data["hubness"]:
+        if data["generation"] == generation and data["quantile"] == quantile:
             scores = tuple(data["probe_scores"])
             hubness = {
                 name: {int(pid): float(v) for pid, v in table.items()}

@@ -114,6 +114,16 @@ class Retriever:
         hits.sort(key=lambda h: -h.score)
         return Retrieval(hits[:k], confidence)
 
+    def confidence(self, vector: np.ndarray) -> float:
+        """Best raw score of the language-neutral encoder (its query vector) over every pool."""
+        name = self.neutral_encoder()
+        best = [
+            res[0][1]
+            for lang in self._pools(None)
+            if (res := self.library.dense_search(name, vector, 1, lang=lang))
+        ]
+        return max(best, default=float("-inf"))
+
     def neutral_encoder(self) -> str:
         """Name of the encoder whose raw scores judge answerability (see QAConfig)."""
         names = list(self.library.encoders)
