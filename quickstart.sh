@@ -33,8 +33,8 @@ LIB=${PAPERBRIDGE_LIBRARY:-$HOME/.local/share/paperbridge/library}
 .venv/bin/paperbridge --library "$LIB" add --sample
 
 echo "== 4/4 Asking the sample library"
-.venv/bin/paperbridge --library "$LIB" ask "How much does Japan invest in R&D relative to GDP?"
-.venv/bin/paperbridge --library "$LIB" ask "日本的K计划遴选了哪几类技术攻关任务？"
+.venv/bin/paperbridge --library "$LIB" ask "How many doctoral students were enrolled in Japan in 2023?"
+.venv/bin/paperbridge --library "$LIB" ask "20世纪70年代日本在金融、贸易和科技方面受到了哪个国家的打压？"
 
 if [[ $serve == 1 ]]; then
   echo "== Web UI on http://127.0.0.1:7860 (Ctrl-C to stop)"
