@@ -129,10 +129,15 @@ def pick_sentences(
     scores += np.array([_anchor_bonus(question, s.text) for s in candidates])
     order = np.argsort(-scores)
     best = float(scores[order[0]])
-    chosen = [candidates[i] for i in order[:limit] if float(scores[i]) >= best - margin]
-    return chosen
+    return [candidates[i] for i in order[:limit] if float(scores[i]) >= best - margin]
 
 
 def compose(sentences: Sequence[_Sentence]) -> str:
-    """The answer text: each quoted sentence followed by the [n] of its passage."""
-    return " ".join(f"{s.text} [{s.rank}]" for s in sentences)
+    """The answer text: each quoted sentence followed by the [n] of its passage.
+
+    Passages come in the order of their best sentence; sentences of one passage in
+    reading order, so two sentences from one paragraph read as they were written.
+    """
+    first = {s.rank: n for n, s in reversed(list(enumerate(sentences)))}
+    ordered = sorted(sentences, key=lambda s: (first[s.rank], s.span[0]))
+    return " ".join(f"{s.text} [{s.rank}]" for s in ordered)
