@@ -1,12 +1,16 @@
 """What a library's own passages say about how to score questions against it.
 
-Two things are measured once per library version, with question-sized probes cut from
+Three things are measured once per library version, with question-sized probes cut from
 the library's own passages:
 
 * hubness: some passages (captions, one-line topic sentences) sit close to almost any
   question and crowd the top of every result list. Each passage's mean similarity to
   its k nearest probes is subtracted from its scores (CSLS, the standard cure for hubs
   in cross-lingual embedding spaces).
+* language bias: for each encoder, question language and language pool, how far the
+  pool's best passage stands out for probes asked with their own document left out
+  (questions the pool cannot answer). Retrieval subtracts it, so a pool that flatters
+  questions of its own language no longer wins by that alone.
 * the no-answer threshold: a question is answered when the language-neutral encoder's
   best raw similarity reaches halfway between what everyday off-topic questions reach
   (a high quantile) and what a typical answerable probe (a snippet asked of the library
@@ -65,10 +69,16 @@ class Calibration:
     threshold: float
     probe_scores: tuple[float, ...]  # answerable probes, then off-topic questions
     hubness: dict[str, dict[int, float]]  # encoder name -> passage id -> hubness
+    biases: dict[str, dict[str, float]]  # encoder name -> "en>zh" -> language bias
 
     def hub(self, encoder: str, passage_id: int) -> float:
         """How close the passage sits to questions in general (0 if never measured)."""
         return self.hubness.get(encoder, {}).get(passage_id, 0.0)
+
+    def bias(self, encoder: str, question_lang: str, pool: str) -> float:
+        """How far the top of a language pool stands out for questions in ``question_lang``
+        that it cannot answer (0 if never measured)."""
+        return self.biases.get(encoder, {}).get(f"{question_lang}>{pool}", 0.0)
 
     def refuses(self, confidence: float) -> bool:
         """True when a question matches the library no better than unanswerable ones do."""
@@ -90,16 +100,53 @@ def _snippet(sentence: str, rng: random.Random) -> str:
     return " ".join(words[at : at + _EN_WORDS])
 
 
-def _probes(library: Library, rng: random.Random) -> list[str]:
-    """Question-sized snippets sampled from the library's passages."""
-    ids = library.passage_ids()
-    picked = library.passages(rng.sample(ids, min(len(ids), _PROBES_PER_LIBRARY * 2)))
-    probes = []
-    for passage in picked:
-        sentences = [s for s in split_sentences(passage.text) if len(s) >= 20]
-        if sentences:
-            probes.append(_snippet(rng.choice(sentences), rng))
-    return probes[:_PROBES_PER_LIBRARY]
+@dataclass(frozen=True)
+class _Probe:
+    lang: str
+    doc_id: str
+    text: str
+
+
+def _probes(library: Library, rng: random.Random) -> list[_Probe]:
+    """Question-sized snippets of the library's passages, up to an equal number per language."""
+    pools = {lang: library.passage_ids(lang=lang) for lang in library.languages()}
+    share = max(1, _PROBES_PER_LIBRARY // max(1, len(pools)))
+    probes: list[_Probe] = []
+    for ids in pools.values():
+        for passage in library.passages(rng.sample(ids, min(len(ids), share * 2))):
+            sentences = [s for s in split_sentences(passage.text) if len(s) >= 20]
+            if sentences and sum(p.lang == passage.lang for p in probes) < share:
+                text = _snippet(rng.choice(sentences), rng)
+                probes.append(_Probe(passage.lang, passage.doc_id, text))
+    return probes
+
+
+def _biases(
+    library: Library,
+    retriever: Retriever,
+    probes: list[_Probe],
+    vectors: dict[str, np.ndarray],
+    partial: Calibration,
+) -> dict[str, dict[str, float]]:
+    """Per encoder and (probe language, pool): the mean top z-score of the pool for probes
+    asked with their own document left out.
+
+    Left out, the probe has no answer in the library, so how far a pool's best passage
+    still stands out is that pool's bias toward questions of that language (e5, for one,
+    scores same-language text higher whatever it says). Retrieval subtracts it.
+    """
+    everything = {d.doc_id for d in library.documents()}
+    pools = retriever.pools(None)
+    biases: dict[str, dict[str, float]] = {}
+    for name, probe_vecs in vectors.items():
+        tops: dict[str, list[float]] = {}
+        for probe, vec in zip(probes, probe_vecs, strict=True):
+            others = everything - {probe.doc_id}
+            by_pool, _ = retriever.pool_zscores(name, vec, pools, others, partial) if others else ({}, 0)
+            for pool, zscores in by_pool.items():
+                tops.setdefault(f"{probe.lang}>{pool}", []).append(max(zscores.values()))
+        biases[name] = {key: float(np.mean(v)) for key, v in tops.items()}
+    return biases
 
 
 def _hubness(library: Library, vectors: dict[str, np.ndarray], k: int) -> dict[str, dict[int, float]]:
@@ -141,18 +188,21 @@ def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: in
     log.info("calibrating %s (once per library version)", library.path)
     probes = _probes(library, random.Random(20261122)) if len(library) else []
     if not probes:
-        result = Calibration(generation, quantile, float("-inf"), (), {})
+        result = Calibration(generation, quantile, float("-inf"), (), {}, {})
         _save(library.path, result)
         return result
-    texts = probes + list(_OFF_TOPIC)
+    texts = [p.text for p in probes] + list(_OFF_TOPIC)
     vectors = {name: enc.encode_queries(texts) for name, enc in library.encoders.items()}
-    hubness = _hubness(library, {name: v[: len(probes)] for name, v in vectors.items()}, hub_k)
+    probe_vecs = {name: v[: len(probes)] for name, v in vectors.items()}
+    hubness = _hubness(library, probe_vecs, hub_k)
     neutral = vectors[retriever.neutral_encoder()]
     confidences = [retriever.confidence(vec) for vec in neutral]
     answerable, off_topic = confidences[: len(probes)], confidences[len(probes) :]
     threshold = _threshold(answerable, off_topic, quantile)
     rounded = tuple(round(s, 4) for s in answerable + off_topic)
-    result = Calibration(generation, quantile, threshold, rounded, hubness)
+    partial = Calibration(generation, quantile, threshold, rounded, hubness, {})
+    biases = _biases(library, retriever, probes, probe_vecs, partial)
+    result = Calibration(generation, quantile, threshold, rounded, hubness, biases)
     _save(library.path, result)
     return result
 
@@ -166,7 +216,8 @@ def _load(folder: Path, generation: int, quantile: float) -> Calibration | None:
                 name: {int(pid): float(v) for pid, v in table.items()}
                 for name, table in data["hubness"].items()
             }
-            return Calibration(generation, quantile, float(data["threshold"]), scores, hubness)
+            biases = {name: dict(table) for name, table in data["biases"].items()}
+            return Calibration(generation, quantile, float(data["threshold"]), scores, hubness, biases)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index import Library
+from ingest import detect_language
 from qa.config import QAConfig
 
 if TYPE_CHECKING:
@@ -93,15 +94,17 @@ class Retriever:
             doc_ids: only search these documents.
             langs: only search passages in these languages ("en", "zh", "mixed").
             vectors: precomputed query vectors (from :meth:`encode`), to encode once.
-            calibration: the library's measured hubness, subtracted from dense scores.
+            calibration: the library's measured hubness and language bias, subtracted
+                from dense scores.
         """
         vectors = vectors if vectors is not None else self.encode(question)
-        pools = self._pools(langs)
+        pools = self.pools(langs)
+        question_lang = detect_language(question)
         signals: dict[int, dict[str, float]] = {}
         confidence = float("-inf")
         for name, vec in vectors.items():
             weight = self.config.weight(name)
-            zscores, best = self._dense(name, vec, pools, doc_ids, calibration)
+            zscores, best = self._dense(name, vec, question_lang, pools, doc_ids, calibration)
             if name == self.neutral_encoder():
                 confidence = best
             for pid, z in zscores.items():
@@ -119,7 +122,7 @@ class Retriever:
         name = self.neutral_encoder()
         best = [
             res[0][1]
-            for lang in self._pools(None)
+            for lang in self.pools(None)
             if (res := self.library.dense_search(name, vector, 1, lang=lang))
         ]
         return max(best, default=float("-inf"))
@@ -129,24 +132,25 @@ class Retriever:
         names = list(self.library.encoders)
         return self.config.neutral_encoder if self.config.neutral_encoder in names else names[0]
 
-    def _pools(self, langs: Collection[str] | None) -> list[str]:
+    def pools(self, langs: Collection[str] | None) -> list[str]:
         present = [lang for lang, n in self.library.languages().items() if n > 0]
         return [lang for lang in present if langs is None or lang in langs]
 
-    def _dense(
+    def pool_zscores(
         self,
         name: str,
         vec: np.ndarray,
         pools: list[str],
         doc_ids: Collection[str] | None,
         calibration: Calibration | None,
-    ) -> tuple[dict[int, float], float]:
-        """z-scores of one encoder's candidates, each normalized within its language pool,
-        and the best raw score over all pools.
+    ) -> tuple[dict[str, dict[int, float]], float]:
+        """One encoder's candidates as z-scores within their language pool, by pool, and
+        the best raw score over all pools.
 
-        A pool's z-scores are shifted down by the expected maximum of as many standard
-        normal draws as the pool has candidates (Blom's approximation): otherwise the top
-        of a larger pool would stand out more by chance alone.
+        Each passage's hubness (from ``calibration``) is subtracted first. A pool's z-scores
+        are shifted down by the expected maximum of as many standard normal draws as the
+        pool has candidates (Blom's approximation): otherwise the top of a larger pool would
+        stand out more by chance alone.
         """
         per_pool = {
             lang: self.library.dense_search(name, vec, self.config.depth, lang=lang, doc_ids=doc_ids)
@@ -161,15 +165,34 @@ class Retriever:
                 lang: [(pid, s - beta * calibration.hub(name, pid)) for pid, s in res]
                 for lang, res in per_pool.items()
             }
-        everything = [s for res in per_pool.values() for _, s in res]
-        fallback = _stats(everything)
-        out: dict[int, float] = {}
-        for res in per_pool.values():
-            if not res:
-                continue
-            mean, std = _stats([s for _, s in res]) if len(res) >= _MIN_POOL else fallback
-            out.update(_zscores(res, mean + std * _expected_max(len(res)), std))
+        fallback = _stats([s for res in per_pool.values() for _, s in res])
+        out: dict[str, dict[int, float]] = {}
+        for lang, res in per_pool.items():
+            if res:
+                mean, std = _stats([s for _, s in res]) if len(res) >= _MIN_POOL else fallback
+                out[lang] = _zscores(res, mean + std * _expected_max(len(res)), std)
         return out, max(raw)
+
+    def _dense(
+        self,
+        name: str,
+        vec: np.ndarray,
+        question_lang: str,
+        pools: list[str],
+        doc_ids: Collection[str] | None,
+        calibration: Calibration | None,
+    ) -> tuple[dict[int, float], float]:
+        """Pool z-scores merged into one ranking, each pool's language bias removed.
+
+        The bias is what the top of a pool reaches for questions in ``question_lang`` that
+        it cannot answer, measured on this library (:mod:`qa.calibrate`).
+        """
+        by_pool, best = self.pool_zscores(name, vec, pools, doc_ids, calibration)
+        out: dict[int, float] = {}
+        for lang, zscores in by_pool.items():
+            bias = calibration.bias(name, question_lang, lang) if calibration else 0.0
+            out.update({pid: z - bias for pid, z in zscores.items()})
+        return out, best
 
     def _lexical(self, question: str, pools: list[str], doc_ids: Collection[str] | None) -> dict[int, float]:
         """BM25 z-scores; only positive evidence counts, so no language is penalized."""

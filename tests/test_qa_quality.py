@@ -50,7 +50,7 @@ def test_off_topic_question_is_refused_but_still_shows_closest_passages(bridge: 
 def test_sample_question_set(bridge: PaperBridge) -> None:
     report = bridge.evaluate(QUESTIONS)
     assert report.questions == 42 and not report.failed
-    assert report.recall_at_1 >= 0.55, report.misses
+    assert report.recall_at_1 >= 0.65, report.misses
     assert report.recall_at_5 >= 0.8, report.misses
     assert report.no_answer_recall >= 0.5, report.misses
     assert report.answerable_refused <= 0.25, report.misses
