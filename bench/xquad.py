@@ -6,7 +6,7 @@ document's source file name. Configurations:
 
 * ``BM25``: ``Library.lexical_search`` alone;
 * ``e5`` / ``USE``: ``Library.dense_search`` with one encoder alone (raw cosine);
-* ``PaperBridge``: the shipped retrieval (``qa.retrieve.Retriever.search``, exactly what
+* ``PaperBridge``: the shipped retrieval (``PaperBridge.retrieve``, exactly what
   ``PaperBridge.ask`` ranks its citations with; ``--via-ask`` calls ``ask`` itself, and a
   sample of questions is always checked to give the same ranking through ``ask``).
 
@@ -245,10 +245,7 @@ def dense_ranker(encoder: str) -> Ranker:
 
 def shipped_ranker(pool: Pool, q: Question, vecs: dict[str, np.ndarray], docs: set[str] | None) -> list[int]:
     """PaperBridge's retrieval, as ``ask`` ranks its citations (precomputed query vectors)."""
-    from qa.retrieve import Retriever
-
-    retriever = Retriever(pool.library, pool.bridge.config)
-    found = retriever.search(q.text, DEPTH, doc_ids=docs, vectors=vecs)
+    found = pool.bridge.retrieve(q.text, DEPTH, doc_ids=docs, vectors=vecs)
     return [h.passage_id for h in found.hits]
 
 

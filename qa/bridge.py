@@ -6,6 +6,8 @@ import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from index import AddReport, DocumentInfo, Encoder, IndexConfig, Library, StoredPassage
 from ingest import detect_language
 from ingest.errors import QuestionError
@@ -14,7 +16,7 @@ from qa.batch import BatchReport, run_batch
 from qa.calibrate import Calibration, calibrate
 from qa.config import QAConfig
 from qa.evaluate import EvalReport, evaluate
-from qa.retrieve import Hit, Retriever
+from qa.retrieve import Hit, Retrieval, Retriever
 
 
 class PaperBridge:
@@ -60,16 +62,14 @@ class PaperBridge:
             QuestionError: the question is empty or longer than the configured limit.
         """
         question = self._check(question)
-        k = top_k or self.config.top_k
-        calibration = self.calibration()
         vectors = self._retriever.encode(question)
-        found = self._retriever.search(
-            question, k, doc_ids=doc_ids, langs=langs, vectors=vectors, calibration=calibration
+        found = self.retrieve(
+            question, top_k or self.config.top_k, doc_ids=doc_ids, langs=langs, vectors=vectors
         )
         hits = found.hits
         passages = self.library.passages([h.passage_id for h in hits])
         lang = detect_language(question)
-        if not hits or calibration.refuses(found.confidence):
+        if not hits or self.calibration().refuses(found.confidence):
             return Answer(question, lang, "", True, self._citations(hits, passages, {}))
         encoder = self.library.encoders[self._retriever.neutral_encoder()]
         sentences = pick_sentences(
@@ -82,6 +82,24 @@ class PaperBridge:
         )
         marks = {s.rank: s.span for s in reversed(sentences)}
         return Answer(question, lang, compose(sentences), False, self._citations(hits, passages, marks))
+
+    def retrieve(
+        self,
+        question: str,
+        k: int,
+        *,
+        doc_ids: Collection[str] | None = None,
+        langs: Collection[str] | None = None,
+        vectors: dict[str, np.ndarray] | None = None,
+    ) -> Retrieval:
+        """The ranked passages ``ask`` cites, without composing an answer (benchmarks use it).
+
+        Args:
+            vectors: the question's vectors per encoder, if already computed.
+        """
+        return self._retriever.search(
+            question, k, doc_ids=doc_ids, langs=langs, vectors=vectors, calibration=self.calibration()
+        )
 
     def _check(self, question: str) -> str:
         question = (question or "").strip()
