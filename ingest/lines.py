@@ -36,7 +36,8 @@ _NAMED_HEADING = re.compile(
 )
 _LABEL = re.compile(
     r"^(?:abstract|key\s*words?|keywords|index terms|摘要|关键词|关键字|中图分类号|文献标识码|"
-    r"doi|基金项目|作者简介|收稿日期)\s*[:：]",
+    r"doi|基金项目|作者简介|收稿日期|authors?|by|affiliations?|funding|published|online|received|"
+    r"e-?mail|citation|作者|通讯作者|发布日期)\s*[:：]",
     re.IGNORECASE,
 )
 _BULLET = re.compile(

@@ -53,16 +53,11 @@ def document_id(data: bytes) -> str:
 
 
 _TAG = re.compile(r"^\s*[\[【]([^\]】]{1,30})[\]】]\s*")  # "[Paper Express] ..." / "【论文速递】..."
-_LABEL = re.compile(  # metadata lines such as "Author: ..." are not titles
-    r"^\s*(authors?|by|keywords?|key words|abstract|published|online|received|doi|e-?mail|"
-    r"affiliations?|funding|citation|作者|关键词|摘要|基金项目)\s*[:：]",
-    re.IGNORECASE,
-)
 
 
 def _title_like(text: str) -> bool:
     """A heading that can serve as a title: real words, not navigation, a date or a label."""
-    if _NAVIGATION.search(text) or _LABEL.match(text) or len(text) > 200:
+    if _NAVIGATION.search(text) or L.is_label(text.strip()) or len(text) > 200:
         return False
     if L.is_bullet(text) or L.is_noise(text) or text[0] in "(（[【":
         return False

@@ -162,3 +162,10 @@ def test_titles_skip_tags_and_metadata_lines(tmp_path: Path) -> None:
     titles = [read_document(p).title for p in sorted(SAMPLE_CORPUS.glob("*.txt"))]
     assert titles[0].startswith("Experience and Enlightenment of Independent Technological Innovation")
     assert not any(t.startswith("Author") for t in titles)
+
+
+def test_metadata_lines_are_passages_not_headings() -> None:
+    """Who wrote a paper is a fact users ask for: 'Author: ...' lines must be searchable."""
+    doc = read_document(next(SAMPLE_CORPUS.glob("000_*.txt")))
+    texts = [p.text for p in doc.passages]
+    assert "Author: Li Huimin, Chen Guang" in texts
