@@ -53,4 +53,4 @@ def test_sample_question_set(bridge: PaperBridge) -> None:
     assert report.recall_at_1 >= 0.65, report.misses
     assert report.recall_at_5 >= 0.8, report.misses
     assert report.no_answer_recall >= 0.5, report.misses
-    assert report.answerable_refused <= 0.25, report.misses
+    assert report.answerable_refused <= 0.3, report.misses
