@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         help="XQuAD paragraphs per language for the ingest part (all: 240)",
     )
     parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
+    parser.add_argument("--ask-sizes", default="10000,100000", help="library sizes for the ask part")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
     for part in args.part or list(PARTS):

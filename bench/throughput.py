@@ -17,12 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from bench import synthetic
-from bench.common import SAMPLE, markdown_table, percentiles_ms, watch_memory, write_result
+from bench.common import (
+    SAMPLE,
+    markdown_table,
+    merge_result,
+    percentiles_ms,
+    watch_memory,
+    write_result,
+)
 from bench.xquad import LANGS, load_encoders, load_xquad, write_documents
 
 log = logging.getLogger(__name__)
 
-PAPER = next(SAMPLE.glob("002_*.txt"))  # the Chinese paper: the sample corpus's longest
+PAPER = next(SAMPLE.rglob("002_*.txt"))  # the Chinese paper: the sample corpus's longest
+PAPERS = SAMPLE / "papers" if (SAMPLE / "papers").is_dir() else SAMPLE
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -92,7 +100,7 @@ def run_ingest(args: argparse.Namespace) -> None:
         xquad = Path(tmp) / "xquad-docs"
         paragraphs = 40 if args.quick else args.xquad_paragraphs
         write_documents(xquad, {lang: load_xquad(lang, paragraphs)[0] for lang in LANGS})
-        corpora = [("sample corpus", SAMPLE, args.runs), ("XQuAD en+zh", xquad, args.xquad_runs)]
+        corpora = [("sample corpus", PAPERS, args.runs), ("XQuAD en+zh", xquad, args.xquad_runs)]
         for name, folder, runs in corpora:
             med = median_runs(runs, _bind(ingest_once, folder, encoders, Path(tmp) / "lib"))
             n = med["passages"]
@@ -172,12 +180,13 @@ def ask_at(size: int, encoders: Sequence[Any], runs: int, n_questions: int) -> d
 def run_ask(args: argparse.Namespace) -> None:
     """ask p50/p95, warm, at 10k and 100k passages (synthetic library, real query encoders)."""
     encoders = _encoders(args)
-    sizes = [2_000] if args.quick else [10_000, 100_000]
-    rows = [ask_at(size, encoders, args.runs, 20 if args.quick else 30) for size in sizes]
+    sizes = [2_000] if args.quick else [int(s) for s in args.ask_sizes.split(",")]
+    name = "speed_ask" + ("_quick" if args.quick else "")
     cols = [
         "passages",
         "ask_p50_ms",
         "ask_p95_ms",
+        "ask_cpu_p50_ms",
         "encode_p50_ms",
         "retrieve_p50_ms",
         "retrieve_p95_ms",
@@ -185,8 +194,10 @@ def run_ask(args: argparse.Namespace) -> None:
         "asking_peak_mb",
         "rss_mb",
     ]
-    print(markdown_table([{c: r[c] for c in cols} for r in rows]))
-    write_result("speed_ask" + ("_quick" if args.quick else ""), {"rows": rows})
+    for size in sizes:
+        row = ask_at(size, encoders, args.runs, 20 if args.quick else 30)
+        merge_result(name, "rows", row, ("passages",))  # saved per size: 100k takes long
+        print(markdown_table([{c: row[c] for c in cols}]), flush=True)
 
 
 # ---- incremental add of one paper ------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import CACHE, RESULTS, ROOT, XQUAD, markdown_table, write_result
+from bench.common import CACHE, RESULTS, ROOT, XQUAD, markdown_table, read_result, write_result
 
 log = logging.getLogger("bench.xquad")
 
@@ -449,6 +449,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
     parser.add_argument("--rebuild", action="store_true", help="ignore cached libraries")
+    parser.add_argument(
+        "--configs",
+        help="only these configurations (comma-separated, e.g. PaperBridge); "
+        "the others' rows are kept from the previous result file",
+    )
+    parser.add_argument(
+        "--key",
+        help="reuse the cached libraries of this key (see the JSON's cache_key) "
+        "even if ingest/ changed since",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
     paragraphs = 40 if args.quick else None
@@ -458,14 +468,21 @@ def main(argv: list[str] | None = None) -> None:
         contexts[lang], questions[lang] = load_xquad(lang, paragraphs)
         questions[lang] = questions[lang][: args.questions]
     encoders = load_encoders(specs)
-    key = cache_key([e.name for e in encoders], paragraphs)
+    key = args.key or cache_key([e.name for e in encoders], paragraphs)
     docs = CACHE / "xquad" / key / "docs"
     for lang in LANGS:
         write_documents(docs / lang, {lang: contexts[lang]})
     pools = {lang: build_pool(lang, docs / lang, encoders, key, args.rebuild) for lang in LANGS}
     pools["mixed"] = build_pool("mixed", docs / "zh", encoders, key, args.rebuild, pools["en"])
     vecs = {lang: {e.name: query_vectors(e, questions[lang]) for e in encoders} for lang in LANGS}
-    rows = evaluate_all(pools, questions, vecs, rankers(encoders, args.via_ask))
+    configs = rankers(encoders, args.via_ask)
+    if args.configs:
+        configs = {name: configs[name] for name in args.configs.split(",")}
+    rows = evaluate_all(pools, questions, vecs, configs)
+    suffix = "_quick" if args.quick or args.questions else ""
+    if args.configs:
+        kept = [r for r in read_result("xquad" + suffix).get("rows", []) if r["config"] not in configs]
+        rows = sorted(kept + rows, key=lambda r: list(rankers(encoders, False)).index(r["config"]))
     agree = check_ask_agrees(pools, questions, vecs, args.check) if args.check else None
     table = summary(rows)
     print(markdown_table(table))
@@ -489,7 +506,6 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     print("ask agrees with the retriever:", agree)
-    suffix = "_quick" if args.quick or args.questions else ""
     chart = RESULTS / f"xquad_recall{suffix}.png"
     draw_chart(rows, chart, len(contexts["en"]), len(questions["en"]))
     out = write_result(
@@ -497,6 +513,8 @@ def main(argv: list[str] | None = None) -> None:
         {
             "paragraphs_per_language": len(contexts["en"]),
             "questions_per_language": len(questions["en"]),
+            "cache_key": key,
+            "ingest_changed_since_build": key != cache_key([e.name for e in encoders], paragraphs),
             "encoders": [e.name for e in encoders],
             "via_ask": args.via_ask,
             "ask_check": agree,
