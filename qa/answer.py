@@ -81,7 +81,7 @@ class _Sentence:
 
 
 def _sentences(rank: int, passage: StoredPassage) -> list[_Sentence]:
-    """The passage's sentences with their spans in its text, skipping fragments."""
+    """The passage's sentences with their spans in its text, skipping fragments and questions."""
     found: list[_Sentence] = []
     cursor = 0
     for sentence in split_sentences(passage.text):
@@ -89,6 +89,9 @@ def _sentences(rank: int, passage: StoredPassage) -> list[_Sentence]:
         at = passage.text.find(sentence, cursor)
         if at < 0 or len(sentence) < _MIN_SENTENCE_CHARS:
             continue
+        if sentence.rstrip("\"'”’)）").endswith(("?", "？")):
+            cursor = at + len(sentence)
+            continue  # a question in the text never answers the user's
         cursor = at + len(sentence)
         found.append(_Sentence(rank, (at, cursor), sentence))
     return found

@@ -134,3 +134,13 @@ def test_numbers_and_acronyms_anchor_answer_sentences_across_languages() -> None
         "R&D",
         "3.0",
     }
+
+
+def test_questions_in_a_passage_are_never_quoted_as_answers() -> None:
+    from index import StoredPassage
+    from qa.answer import _sentences
+
+    text = "Looking for other templates? Please visit the site. 你想了解更多吗？本模板支持中文。"
+    passage = StoredPassage(1, "d", "t", "s", "text", 1, 1, 0, "mixed", 0, len(text), text)
+    kept = [s.text for s in _sentences(1, passage)]
+    assert kept == ["Please visit the site.", "本模板支持中文。"]
