@@ -53,6 +53,7 @@ _OFF_TOPIC = (
     "学习游泳需要多长时间？",
 )
 _PROBES_PER_LIBRARY = 48
+_TRANSLATION = 0.7  # USE cosine above which two passages say the same thing (translations)
 _HUB_DEPTH = 5000  # passages per pool scored against each probe; farther ones are no hubs
 _CACHE_FILE = "calibration.json"
 _EN_WORDS, _ZH_CHARS = 9, 14
@@ -104,6 +105,7 @@ def _snippet(sentence: str, rng: random.Random) -> str:
 class _Probe:
     lang: str
     doc_id: str
+    passage_id: int
     text: str
 
 
@@ -117,8 +119,26 @@ def _probes(library: Library, rng: random.Random) -> list[_Probe]:
             sentences = [s for s in split_sentences(passage.text) if len(s) >= 20]
             if sentences and sum(p.lang == passage.lang for p in probes) < share:
                 text = _snippet(rng.choice(sentences), rng)
-                probes.append(_Probe(passage.lang, passage.doc_id, text))
+                probes.append(_Probe(passage.lang, passage.doc_id, passage.id, text))
     return probes
+
+
+def _left_out(library: Library, retriever: Retriever, probes: list[_Probe]) -> list[set[str]]:
+    """For each probe, the documents that could answer it: its own, and any holding a
+    near-copy or translation of its passage (bilingual abstracts, parallel versions)."""
+    name = retriever.neutral_encoder()
+    sources = library.passages([p.passage_id for p in probes])
+    vectors = library.encoders[name].encode_passages([s.text for s in sources])
+    out = []
+    for probe, vec in zip(probes, vectors, strict=True):
+        near = [
+            pid
+            for lang in retriever.pools(None)
+            for pid, score in library.dense_search(name, vec, 3, lang=lang)
+            if score >= _TRANSLATION
+        ]
+        out.append({probe.doc_id} | {p.doc_id for p in library.passages(near)})
+    return out
 
 
 def _biases(
@@ -129,7 +149,7 @@ def _biases(
     partial: Calibration,
 ) -> dict[str, dict[str, float]]:
     """Per encoder and (probe language, pool): the mean top z-score of the pool for probes
-    asked with their own document left out.
+    asked with every document that could answer them left out.
 
     Left out, the probe has no answer in the library, so how far a pool's best passage
     still stands out is that pool's bias toward questions of that language (e5, for one,
@@ -137,11 +157,12 @@ def _biases(
     """
     everything = {d.doc_id for d in library.documents()}
     pools = retriever.pools(None)
+    excluded = _left_out(library, retriever, probes)
     biases: dict[str, dict[str, float]] = {}
     for name, probe_vecs in vectors.items():
         tops: dict[str, list[float]] = {}
-        for probe, vec in zip(probes, probe_vecs, strict=True):
-            others = everything - {probe.doc_id}
+        for probe, vec, gone in zip(probes, probe_vecs, excluded, strict=True):
+            others = everything - gone
             by_pool, _ = retriever.pool_zscores(name, vec, pools, others, partial) if others else ({}, 0)
             for pool, zscores in by_pool.items():
                 tops.setdefault(f"{probe.lang}>{pool}", []).append(max(zscores.values()))

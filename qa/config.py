@@ -17,7 +17,7 @@ class QAConfig:
     max_question_chars: int = 1000
     answer_sentences: int = 3
     depth: int = 100  # candidates taken from each (encoder, language) pool
-    lexical_weight: float = 0.15  # BM25 only ever matches the question's own language: keep it a tiebreaker
+    lexical_weight: float = 0.05  # BM25 only ever matches the question's own language: a tiebreaker
     encoder_weights: dict[str, float] = field(default_factory=dict)  # default 1.0 each
     answer_margin: float = 0.08  # extra sentences must score within this of the best one
     refusal_quantile: float = 0.9  # of the off-topic probes' confidences (qa.calibrate)
@@ -28,6 +28,7 @@ class QAConfig:
     neutral_encoder: str = "use-multilingual-v3"
     hubness_weight: float = 0.5  # CSLS: subtract this times a passage's hubness (qa.calibrate)
     hubness_k: int = 5
+    language_bias_weight: float = 1.0  # share of each pool's measured language bias removed
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -191,6 +191,7 @@ class Retriever:
         out: dict[int, float] = {}
         for lang, zscores in by_pool.items():
             bias = calibration.bias(name, question_lang, lang) if calibration else 0.0
+            bias *= self.config.language_bias_weight
             out.update({pid: z - bias for pid, z in zscores.items()})
         return out, best
 
