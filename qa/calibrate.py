@@ -56,6 +56,7 @@ _PROBES_PER_LIBRARY = 48
 _TRANSLATION = 0.7  # USE cosine above which two passages say the same thing (translations)
 _HUB_DEPTH = 5000  # passages per pool scored against each probe; farther ones are no hubs
 _CACHE_FILE = "calibration.json"
+_FORMAT = 3  # bump when what is measured changes, so old caches are recomputed
 _EN_WORDS, _ZH_CHARS = 9, 14
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _SPACE = re.compile(r"\s+")
@@ -231,7 +232,8 @@ def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: in
 def _load(folder: Path, generation: int, quantile: float) -> Calibration | None:
     try:
         data = json.loads((folder / _CACHE_FILE).read_text(encoding="utf-8"))
-        if data["generation"] == generation and data["quantile"] == quantile:
+        fresh = data.get("format") == _FORMAT and data["generation"] == generation
+        if fresh and data["quantile"] == quantile:
             scores = tuple(data["probe_scores"])
             hubness = {
                 name: {int(pid): float(v) for pid, v in table.items()}
@@ -248,7 +250,7 @@ def _save(folder: Path, calibration: Calibration) -> None:
     """Write the cache atomically; a reader without write access just recomputes next time."""
     tmp = folder / f".{_CACHE_FILE}.{os.getpid()}"
     try:
-        tmp.write_text(json.dumps(calibration.__dict__), encoding="utf-8")
+        tmp.write_text(json.dumps({"format": _FORMAT, **calibration.__dict__}), encoding="utf-8")
         os.replace(tmp, folder / _CACHE_FILE)
     except OSError as err:
         log.warning("could not cache the calibration in %s: %s", folder, err)
