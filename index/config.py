@@ -27,7 +27,7 @@ class IndexConfig:
     """
 
     encoders: tuple[str, ...] = field(default=DEFAULT_ENCODERS)
-    ann_threshold: int = 200_000
+    ann_threshold: int = 100_000
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
     max_tokens: int = 256
