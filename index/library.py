@@ -301,8 +301,8 @@ class Library:
 
     def languages(self) -> dict[str, int]:
         """Passage counts per language, e.g. {"en": 40, "zh": 70, "mixed": 3}."""
-        state = self._state
-        return state.store.languages() if state else {}
+        state = self._state  # the manifest holds the counts: no scan of the passages table
+        return dict(state.manifest.languages) if state else {}
 
     def __len__(self) -> int:
         state = self._state
