@@ -14,10 +14,11 @@ Each index is an ``IndexIDMap2`` (ids are the library's int64 passage ids, never
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,22 @@ import faiss
 import numpy as np
 
 _log = logging.getLogger(__name__)
+
+# A question is one vector: FAISS searches it fastest on one thread, and its OpenMP pool
+# then does not fight torch's (which has just encoded the question) for the two cores:
+# measured at 100k passages, retrieval p50 139 ms with FAISS on 2 threads, 48 ms on 1.
+# Building an HNSW index is parallel work, so writers use every core (_all_cores).
+_CORES = os.cpu_count() or 1
+faiss.omp_set_num_threads(1)
+
+
+@contextlib.contextmanager
+def _all_cores() -> Iterator[None]:
+    faiss.omp_set_num_threads(_CORES)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(1)
 
 #: Below this many candidate passages a doc_ids-filtered search scores them directly (exact).
 _BRUTE_FORCE_MAX = 50_000
@@ -76,6 +93,10 @@ class VectorIndex:
         """
         if not len(ids):
             return
+        with _all_cores():
+            self._add(lang, ids, vectors)
+
+    def _add(self, lang: str, ids: np.ndarray, vectors: np.ndarray) -> None:
         current = self.by_lang.get(lang)
         total = (current.ntotal if current is not None else 0) + len(ids)
         if current is None or (total > self.ann_threshold and not _is_hnsw(current)):
@@ -100,7 +121,8 @@ class VectorIndex:
                 all_ids, vecs = _all_vectors(index)
                 keep = ~np.isin(all_ids, gone)
                 rebuilt = self._new_index(int(keep.sum()))
-                rebuilt.add_with_ids(vecs[keep], all_ids[keep])
+                with _all_cores():
+                    rebuilt.add_with_ids(vecs[keep], all_ids[keep])
                 self.by_lang[lang] = rebuilt
             else:
                 index.remove_ids(gone)
