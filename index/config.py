@@ -29,7 +29,7 @@ class IndexConfig:
     encoders: tuple[str, ...] = field(default=DEFAULT_ENCODERS)
     ann_threshold: int = 100_000
     hnsw_m: int = 32
-    hnsw_ef_search: int = 512  # 3-4 ms a query up to 1M vectors; recall@10 0.99 at 200k, 0.91 at 1M (bench.speed)
+    hnsw_ef_search: int = 512  # ~3.5 ms a query up to 1M; recall@10 0.99 at 200k, 0.91 at 1M
     max_tokens: int = 256
 
     def __post_init__(self) -> None:
