@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from index import AddReport, DocumentInfo, Encoder, IndexConfig, Library, StoredPassage
-from ingest import detect_language
 from ingest.errors import QuestionError
 from qa.answer import Answer, Citation, compose, pick_sentences
 from qa.batch import BatchReport, run_batch
@@ -63,13 +62,19 @@ class PaperBridge:
         """
         question = self._check(question)
         vectors = self._retriever.encode(question)
-        found = self.retrieve(
-            question, top_k or self.config.top_k, doc_ids=doc_ids, langs=langs, vectors=vectors
+        calibration = self.calibration()  # one version for ranking and refusing alike
+        found = self._retriever.search(
+            question,
+            top_k or self.config.top_k,
+            doc_ids=doc_ids,
+            langs=langs,
+            vectors=vectors,
+            calibration=calibration,
         )
         hits = found.hits
         passages = self.library.passages([h.passage_id for h in hits])
-        lang = detect_language(question)
-        if not hits or self.calibration().refuses(found.confidence):
+        lang = found.question_lang
+        if not hits or calibration.refuses(found.confidence):
             return Answer(question, lang, "", True, self._citations(hits, passages, {}))
         encoder = self.library.encoders[self._retriever.neutral_encoder()]
         sentences = pick_sentences(

@@ -40,6 +40,7 @@ class Retrieval:
 
     hits: list[Hit]
     confidence: float
+    question_lang: str  # "en", "zh" or "mixed", as detected for the bias correction
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Retriever:
         floor = self._floors(vectors, signals)
         hits = [Hit(pid, self._fuse(sig, floor), sig) for pid, sig in signals.items()]
         hits.sort(key=lambda h: -h.score)
-        return Retrieval(hits[:k], confidence)
+        return Retrieval(hits[:k], confidence, question_lang)
 
     def confidence(self, vector: np.ndarray) -> float:
         """Best raw score of the language-neutral encoder (its query vector) over every pool."""
