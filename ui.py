@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from ingest.errors import PaperBridgeError
-from qa.source import source_view
+from paperbridge.ingest.errors import PaperBridgeError
+from paperbridge.qa.source import source_view
 
 if TYPE_CHECKING:
-    from index import AddReport, DocumentInfo
-    from qa import Answer, Citation, PaperBridge
+    from paperbridge.index import AddReport, DocumentInfo
+    from paperbridge.qa import Answer, Citation, PaperBridge
 
 __all__ = [
     "AUTH_ENV",
@@ -552,7 +552,7 @@ def serve(
     """
     logins = load_credentials(auth_file)
     check_login(host, logins, allow_no_auth=allow_no_auth)
-    from qa import PaperBridge  # the models load here, once, for every session
+    from paperbridge.qa import PaperBridge  # the models load here, once, for every session
 
     bridge = PaperBridge(Path(library))
     _warm_up(bridge)

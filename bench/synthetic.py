@@ -63,7 +63,7 @@ class ReplayEncoder:
 
 
 def _sentences(text: str) -> list[str]:
-    from ingest import split_sentences
+    from paperbridge.ingest import split_sentences
 
     return [s for s in split_sentences(text) if s.strip()] or [text]
 
@@ -91,7 +91,7 @@ def base_vectors(encoder: Any, texts: Sequence[str]) -> np.ndarray:
 
 def _document(number: int, lang: str, texts: Sequence[str]) -> Any:
     """A text Document of the given passages (one page, passages separated by blank lines)."""
-    from ingest import Document, Passage
+    from paperbridge.ingest import Document, Passage
 
     page = "\n\n".join(texts)
     doc_id = hashlib.sha256(f"synthetic-{number}\n{page}".encode()).hexdigest()[:16]
@@ -141,7 +141,7 @@ def synthetic_documents(
 
 def build_library(size: int, encoders: Sequence[Any]) -> tuple[Path, dict[str, Any]]:
     """A library of ``size`` synthetic passages under the cache (built once); its folder and stats."""
-    from index import IndexConfig, Library
+    from paperbridge.index import IndexConfig, Library
 
     base = base_set()
     vectors = [base_vectors(e, [t for _, t in base]) for e in encoders]

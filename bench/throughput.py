@@ -62,7 +62,7 @@ def _encoders(args: argparse.Namespace) -> list[Any]:
 
 
 def _open(path: Path, encoders: Sequence[Any], create: bool) -> Any:
-    from index import IndexConfig, Library
+    from paperbridge.index import IndexConfig, Library
 
     config = IndexConfig(encoders=tuple(e.name for e in encoders))
     return Library.open(path, config, create=create, encoders=list(encoders))
@@ -127,7 +127,7 @@ def _questions(n: int) -> list[str]:
 
 def ask_round(bridge: Any, encoders: Sequence[Any], questions: Sequence[str]) -> dict[str, float]:
     """One pass over the questions: p50/p95 of ask, of encoding alone, of retrieval alone."""
-    from qa.retrieve import Retriever
+    from paperbridge.qa.retrieve import Retriever
 
     retriever = Retriever(bridge.library, bridge.config)
     ask_t, ask_cpu, enc_t, ret_t = [], [], [], []
@@ -152,7 +152,7 @@ def ask_round(bridge: Any, encoders: Sequence[Any], questions: Sequence[str]) ->
 
 def ask_at(size: int, encoders: Sequence[Any], runs: int, n_questions: int) -> dict[str, Any]:
     """Warm ask latency on a synthetic library of ``size`` passages (median over runs)."""
-    from qa import PaperBridge
+    from paperbridge.qa import PaperBridge
 
     path, build = synthetic.build_library(size, encoders)
     questions = _questions(n_questions)
@@ -203,7 +203,7 @@ def run_ask(args: argparse.Namespace) -> None:
 # ---- incremental add of one paper ------------------------------------------------------
 def incremental_once(base: Path | None, encoders: Sequence[Any], work: Path) -> dict[str, float]:
     """Add PAPER to a copy of ``base`` (or an empty library); time beside its own encoding."""
-    from ingest import read_document
+    from paperbridge.ingest import read_document
 
     shutil.rmtree(work, ignore_errors=True)
     if base is not None:

@@ -149,8 +149,8 @@ class Pool:
 
 
 def _open_bridge(path: Path, encoders: Sequence[Any], create: bool) -> Any:
-    from index import IndexConfig
-    from qa import PaperBridge
+    from paperbridge.index import IndexConfig
+    from paperbridge.qa import PaperBridge
 
     config = IndexConfig(encoders=tuple(e.name for e in encoders))
     return PaperBridge(path, index_config=config, create=create, encoders=list(encoders))
@@ -299,7 +299,7 @@ def metrics(ranks: Sequence[int | None], other_top1: int) -> dict[str, Any]:
 # ---- the run ---------------------------------------------------------------------------
 def load_encoders(specs: Sequence[str]) -> list[Any]:
     """The real encoders, loaded once and shared by every pool's library."""
-    from index import load_encoder
+    from paperbridge.index import load_encoder
 
     return [load_encoder(spec) for spec in specs]
 

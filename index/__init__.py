@@ -4,10 +4,10 @@ Use :class:`Library` to add, remove and search documents; :class:`IndexConfig` s
 models and index types.
 """
 
-from index.config import IndexConfig
-from index.encoder import Encoder, HashEncoder, load_encoder
-from index.library import AddReport, Library
-from index.store import DocumentInfo, StoredPassage
+from paperbridge.index.config import IndexConfig
+from paperbridge.index.encoder import Encoder, HashEncoder, load_encoder
+from paperbridge.index.library import AddReport, Library
+from paperbridge.index.store import DocumentInfo, StoredPassage
 
 __all__ = [
     "AddReport",

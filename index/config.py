@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ingest.errors import LibraryError
+from paperbridge.ingest.errors import LibraryError
 
 #: Default encoders: e5-small is the stronger retriever within a language, USE multilingual
 #: the less language-biased one; retrieval fuses both (issue 3 measurements).

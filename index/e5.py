@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import ModelError
+from paperbridge.ingest.errors import ModelError
 
 log = logging.getLogger(__name__)
 

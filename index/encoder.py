@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ingest.errors import ModelError
+from paperbridge.ingest.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,11 @@ def _load(spec: str) -> Encoder:
     if spec == "hash":
         return HashEncoder()
     if spec in USE_SPECS:
-        from index.use import USEEncoder
+        from paperbridge.index.use import USEEncoder
 
         return USEEncoder(threads=_threads())
     if spec in E5_SPECS:
-        from index.e5 import MODEL_NAME, ensure_e5_folder
+        from paperbridge.index.e5 import MODEL_NAME, ensure_e5_folder
 
         folder = ensure_e5_folder()
         return SentenceTransformerEncoder(_sentence_transformer(str(folder)), MODEL_NAME)
@@ -199,12 +199,12 @@ def describe_encoder(spec: str, *, rebuild: bool = False) -> EncoderInfo:
     """
     spec = spec.strip()
     if spec in E5_SPECS:
-        from index.e5 import MODEL_NAME, ensure_e5_folder
+        from paperbridge.index.e5 import MODEL_NAME, ensure_e5_folder
 
         folder = ensure_e5_folder(force=rebuild)
         return EncoderInfo(spec, MODEL_NAME, 384, str(folder))
     if spec in USE_SPECS:
-        from index.use import USE_NAME, package_resources
+        from paperbridge.index.use import USE_NAME, package_resources
 
         return EncoderInfo(spec, USE_NAME, 512, str(package_resources()))
     encoder = load_encoder(spec)

@@ -32,14 +32,14 @@ import filelock
 import numpy as np
 from tqdm import tqdm
 
-from index.config import IndexConfig
-from index.encoder import Encoder, load_encoder
-from index.lexical import LexicalIndex, tokenize
-from index.manifest import EncoderEntry, Manifest, now_iso
-from index.store import DocumentInfo, Store, StoredPassage
-from index.vectors import VectorIndex
-from ingest.document import Document, Passage
-from ingest.errors import (
+from paperbridge.index.config import IndexConfig
+from paperbridge.index.encoder import Encoder, load_encoder
+from paperbridge.index.lexical import LexicalIndex, tokenize
+from paperbridge.index.manifest import EncoderEntry, Manifest, now_iso
+from paperbridge.index.store import DocumentInfo, Store, StoredPassage
+from paperbridge.index.vectors import VectorIndex
+from paperbridge.ingest.document import Document, Passage
+from paperbridge.ingest.errors import (
     DocumentNotFoundError,
     IngestError,
     LibraryError,
@@ -411,7 +411,7 @@ class Library:
 
         Files that cannot be read are reported in ``failed``; the rest are still added.
         """
-        from ingest import IngestConfig, find_files, read_document
+        from paperbridge.ingest import IngestConfig, find_files, read_document
 
         files = find_files([Path(p) for p in paths])
         report = AddReport()
@@ -464,7 +464,7 @@ class Library:
 
     def rebuild(self, *, progress: bool = False) -> AddReport:
         """Re-embed everything with the configured models (re-reading sources still present)."""
-        from ingest import IngestConfig, read_document
+        from paperbridge.ingest import IngestConfig, read_document
 
         report = AddReport()
         with self._writing(fresh=True) as writer:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.errors import LibraryFormatError
+from paperbridge.ingest.errors import LibraryFormatError
 
 FORMAT_VERSION = 1
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.document import Document
+from paperbridge.ingest.document import Document
 
 _SCHEMA = """
 CREATE TABLE documents (

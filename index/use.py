@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import ModelError
+from paperbridge.ingest.errors import ModelError
 
 USE_NAME = "use-multilingual-v3"
 _BATCH = 32

@@ -1,10 +1,10 @@
 """Ingestion: PDF, .txt and .md files into clean, citable passages (English and Chinese)."""
 
-from ingest.config import IngestConfig
-from ingest.document import Document, Passage
-from ingest.language import detect_language
-from ingest.reader import SAMPLE_CORPUS, find_files, read_document
-from ingest.sentences import count_tokens, split_sentences
+from paperbridge.ingest.config import IngestConfig
+from paperbridge.ingest.document import Document, Passage
+from paperbridge.ingest.language import detect_language
+from paperbridge.ingest.reader import SAMPLE_CORPUS, find_files, read_document
+from paperbridge.ingest.sentences import count_tokens, split_sentences
 
 __all__ = [
     "SAMPLE_CORPUS",

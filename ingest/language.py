@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ingest.text import cjk_count, latin_words
+from paperbridge.ingest.text import cjk_count, latin_words
 
 # Below this many script units a text is "short" and lingua decides.
 _SHORT = 40

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.text import cjk_count, latin_words
+from paperbridge.ingest.text import cjk_count, latin_words
 
 TERMINAL = "。！？!?…．."
 _CLOSE = "\"'”’）)】」』》\\]"

@@ -14,9 +14,9 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ingest import lines as L
-from ingest.lines import Line
-from ingest.text import cjk_count, display_width, is_cjk, is_cjk_text_char, latin_words
+from paperbridge.ingest import lines as L
+from paperbridge.ingest.lines import Line
+from paperbridge.ingest.text import cjk_count, display_width, is_cjk, is_cjk_text_char, latin_words
 
 _SHORT = 0.8  # a line under this share of the column width is a paragraph's last line
 _FUNCTION_WORDS = frozenset(

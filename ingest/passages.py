@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ingest.config import IngestConfig
-from ingest.document import Passage
-from ingest.language import detect_language
-from ingest.paragraphs import Block
-from ingest.sentences import count_tokens, sentence_spans
-from ingest.text import cjk_count, latin_words
+from paperbridge.ingest.config import IngestConfig
+from paperbridge.ingest.document import Passage
+from paperbridge.ingest.language import detect_language
+from paperbridge.ingest.paragraphs import Block
+from paperbridge.ingest.sentences import count_tokens, sentence_spans
+from paperbridge.ingest.text import cjk_count, latin_words
 
 PARAGRAPH_SEPARATOR = "\n\n"
 _SOFT_CUT = re.compile(r"[，,、；;：:\s]")

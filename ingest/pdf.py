@@ -16,11 +16,17 @@ from pathlib import Path
 import pypdf
 from pypdf.errors import PdfReadError, PdfStreamError
 
-from ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
-from ingest.garble import garble_score, is_garbled, repair_gbk_mojibake
-from ingest.lines import Line
-from ingest.paragraphs import Block, build_blocks, column_widths, drop_running_lines, vocabulary_of
-from ingest.text import clean_line
+from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
+from paperbridge.ingest.garble import garble_score, is_garbled, repair_gbk_mojibake
+from paperbridge.ingest.lines import Line
+from paperbridge.ingest.paragraphs import (
+    Block,
+    build_blocks,
+    column_widths,
+    drop_running_lines,
+    vocabulary_of,
+)
+from paperbridge.ingest.text import clean_line
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,15 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest import lines as L
-from ingest.config import IngestConfig
-from ingest.document import Document
-from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
-from ingest.language import detect_language
-from ingest.paragraphs import Block
-from ingest.passages import make_passages, page_texts_of
-from ingest.text import cjk_count, latin_words
-from ingest.textfile import decode_text, text_blocks
+from paperbridge.ingest import lines as L
+from paperbridge.ingest.config import IngestConfig
+from paperbridge.ingest.document import Document
+from paperbridge.ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
+from paperbridge.ingest.language import detect_language
+from paperbridge.ingest.paragraphs import Block
+from paperbridge.ingest.passages import make_passages, page_texts_of
+from paperbridge.ingest.text import cjk_count, latin_words
+from paperbridge.ingest.textfile import decode_text, text_blocks
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _read_blocks(
     """Dispatch on the file type: (kind, blocks, pages, metadata title, warnings)."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        from ingest.pdf import pdf_blocks
+        from paperbridge.ingest.pdf import pdf_blocks
 
         blocks, pages, meta_title, warnings = pdf_blocks(path, data, password)
         return "pdf", blocks, pages, meta_title, warnings

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from ingest.text import cjk_count
+from paperbridge.ingest.text import cjk_count
 
 _CLOSERS = "\"'”’）)】」』》\\]"
 # A sentence ends after Chinese final punctuation (no space needed), or after . ! ? that is

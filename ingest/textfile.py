@@ -13,10 +13,10 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from ingest.errors import DecodeError, EmptyDocumentError
-from ingest.lines import Line
-from ingest.paragraphs import Block, build_blocks, column_widths, vocabulary_of
-from ingest.text import clean_line, display_width, normalize_chars
+from paperbridge.ingest.errors import DecodeError, EmptyDocumentError
+from paperbridge.ingest.lines import Line
+from paperbridge.ingest.paragraphs import Block, build_blocks, column_widths, vocabulary_of
+from paperbridge.ingest.text import clean_line, display_width, normalize_chars
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """Questions to cited answers: retrieval, answers, batch runs and evaluation."""
 
-from qa.answer import Answer, Citation
-from qa.batch import BatchReport, run_batch
-from qa.bridge import PaperBridge
-from qa.config import QAConfig
-from qa.evaluate import EvalReport, evaluate
-from qa.source import SourceView, source_view
+from paperbridge.qa.answer import Answer, Citation
+from paperbridge.qa.batch import BatchReport, run_batch
+from paperbridge.qa.bridge import PaperBridge
+from paperbridge.qa.config import QAConfig
+from paperbridge.qa.evaluate import EvalReport, evaluate
+from paperbridge.qa.source import SourceView, source_view
 
 __all__ = [
     "Answer",

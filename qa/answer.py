@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from index import Encoder, StoredPassage
-from ingest import split_sentences
+from paperbridge.index import Encoder, StoredPassage
+from paperbridge.ingest import split_sentences
 
 _MIN_SENTENCE_CHARS = 8
 # Numbers and acronyms read the same in English and Chinese text ("2023", "3.0%", "CSTI"):

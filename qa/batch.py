@@ -12,8 +12,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ingest.errors import BatchInputError, PaperBridgeError
-from qa.answer import Answer
+from paperbridge.ingest.errors import BatchInputError, PaperBridgeError
+from paperbridge.qa.answer import Answer
 
 log = logging.getLogger(__name__)
 

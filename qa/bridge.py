@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from index import AddReport, DocumentInfo, Encoder, IndexConfig, Library, StoredPassage
-from ingest.errors import QuestionError
-from qa.answer import Answer, Citation, compose, pick_sentences
-from qa.batch import BatchReport, run_batch
-from qa.calibrate import Calibration, calibrate
-from qa.config import QAConfig
-from qa.evaluate import EvalReport, evaluate
-from qa.retrieve import Hit, Retrieval, Retriever
+from paperbridge.index import AddReport, DocumentInfo, Encoder, IndexConfig, Library, StoredPassage
+from paperbridge.ingest.errors import QuestionError
+from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
+from paperbridge.qa.batch import BatchReport, run_batch
+from paperbridge.qa.calibrate import Calibration, calibrate
+from paperbridge.qa.config import QAConfig
+from paperbridge.qa.evaluate import EvalReport, evaluate
+from paperbridge.qa.retrieve import Hit, Retrieval, Retriever
 
 
 class PaperBridge:

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index import Library
-from ingest import split_sentences
-from qa.retrieve import Retriever
+from paperbridge.index import Library
+from paperbridge.ingest import split_sentences
+from paperbridge.qa.retrieve import Retriever
 
 log = logging.getLogger(__name__)
 

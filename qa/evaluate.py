@@ -10,9 +10,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ingest.errors import BatchInputError
-from qa.answer import Answer, Citation
-from qa.batch import Record, read_questions
+from paperbridge.ingest.errors import BatchInputError
+from paperbridge.qa.answer import Answer, Citation
+from paperbridge.qa.batch import Record, read_questions
 
 _SPACE = re.compile(r"\s+")
 EVAL_DEPTH = 10

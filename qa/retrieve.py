@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index import Library
-from ingest import detect_language
-from qa.config import QAConfig
+from paperbridge.index import Library
+from paperbridge.ingest import detect_language
+from paperbridge.qa.config import QAConfig
 
 if TYPE_CHECKING:
-    from qa.calibrate import Calibration
+    from paperbridge.qa.calibrate import Calibration
 
 _MIN_POOL = 8
 _NORMAL = NormalDist()  # below this, a pool's own score spread is too noisy to normalize by

@@ -23,7 +23,7 @@ from typing import Protocol
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
-from ingest.errors import CorruptFileError, EncryptedPDFError
+from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError
 
 __all__ = ["CitedPassage", "SourceView", "find_passage", "source_view", "text_context"]
 

@@ -38,7 +38,7 @@ def sample_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Tests that need it may read it (open it, serve it) but must not add to it: copy it
     with ``shutil.copytree`` first.
     """
-    from index import Library
+    from paperbridge.index import Library
 
     path = tmp_path_factory.mktemp("sample") / "library"
     library = Library.open(path, create=True)

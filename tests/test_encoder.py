@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import Encoder, HashEncoder, load_encoder
-from index.encoder import SentenceTransformerEncoder
-from index.use import USEEncoder
-from ingest.errors import ModelError
+from paperbridge.index import Encoder, HashEncoder, load_encoder
+from paperbridge.index.encoder import SentenceTransformerEncoder
+from paperbridge.index.use import USEEncoder
+from paperbridge.ingest.errors import ModelError
 
 QUESTION = "What is the research and development intensity of Japan?"
 ZH_PASSAGES = [
@@ -59,7 +59,7 @@ def test_a_folder_that_is_no_model_is_refused(tmp_path: object) -> None:
 
 
 def test_e5_folder_loads_by_path_too() -> None:
-    from index.e5 import ensure_e5_folder
+    from paperbridge.index.e5 import ensure_e5_folder
 
     by_path = load_encoder(str(ensure_e5_folder()))
     assert isinstance(by_path, SentenceTransformerEncoder) and by_path.dim == 384
@@ -81,7 +81,7 @@ def test_hash_encoder_is_deterministic() -> None:
 def test_models_command_lists_name_dim_and_place() -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from paperbridge.cli import main
 
     result = CliRunner().invoke(main, ["models", "--model", "use", "--model", "hash"])
     assert result.exit_code == 0, result.output
@@ -93,7 +93,7 @@ def test_models_command_lists_name_dim_and_place() -> None:
 def test_models_command_explains_an_unknown_model() -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from paperbridge.cli import main
 
     result = CliRunner().invoke(main, ["models", "--model", "no-such-org/no-such-model"])
     assert result.exit_code == 1

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ingest
-from ingest import count_tokens, detect_language, split_sentences
-from ingest.garble import is_garbled
-from ingest.text import clean_line
+from paperbridge import ingest
+from paperbridge.ingest import count_tokens, detect_language, split_sentences
+from paperbridge.ingest.garble import is_garbled
+from paperbridge.ingest.text import clean_line
 
 
 def test_public_names_are_pinned() -> None:

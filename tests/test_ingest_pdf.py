@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from ingest import read_document
-from ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
+from paperbridge.cli import main
+from paperbridge.ingest import read_document
+from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
 
 CJK_SPACE_CJK = re.compile(r"[\u4e00-\u9fff][ \t]+[\u4e00-\u9fff]")
 

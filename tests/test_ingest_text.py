@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import (
+from paperbridge.ingest import (
     SAMPLE_CORPUS,
     IngestConfig,
     count_tokens,
@@ -15,7 +15,7 @@ from ingest import (
     read_document,
     split_sentences,
 )
-from ingest.errors import DecodeError, EmptyDocumentError, UnsupportedFileError
+from paperbridge.ingest.errors import DecodeError, EmptyDocumentError, UnsupportedFileError
 
 CJK_SPACE_CJK = re.compile(r"[\u4e00-\u9fff][ \t]+[\u4e00-\u9fff]")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.lexical import LexicalIndex, tokenize
+from paperbridge.index.lexical import LexicalIndex, tokenize
 from tests.conftest import SAMPLE
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import HashEncoder, IndexConfig, Library
-from ingest.document import Document, Passage
-from ingest.errors import (
+from paperbridge.index import HashEncoder, IndexConfig, Library
+from paperbridge.ingest.document import Document, Passage
+from paperbridge.ingest.errors import (
     DocumentNotFoundError,
     LibraryFormatError,
     LibraryLockedError,

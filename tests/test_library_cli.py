@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from index import IndexConfig, Library
-from ingest import find_files
-from tests.conftest import ROOT, SAMPLE
+from paperbridge.cli import main
+from paperbridge.index import IndexConfig, Library
+from paperbridge.ingest import find_files
+from tests.conftest import SAMPLE
 from tests.test_library import check_consistent
 
 HASH = IndexConfig(encoders=("hash",))
@@ -78,7 +78,7 @@ class _Add:
 
     def __init__(self, library: Path, folder: Path) -> None:
         env = {**os.environ, "PAPERBRIDGE_MODELS": "hash", "PAPERBRIDGE_LIBRARY": str(library)}
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "add", str(folder)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "paperbridge", "add", str(folder)],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.err = b""
         threading.Thread(target=self._read, daemon=True).start()

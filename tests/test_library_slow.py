@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import index
-from index import Encoder, IndexConfig, Library
-from ingest import find_files
+from paperbridge import index
+from paperbridge.index import Encoder, IndexConfig, Library
+from paperbridge.ingest import find_files
 from tests.conftest import SAMPLE
 from tests.test_library import check_consistent
 

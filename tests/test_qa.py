@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from index import HashEncoder, IndexConfig
-from ingest.errors import QuestionError
-from qa import PaperBridge, QAConfig
-from qa.evaluate import gold_rank
+from paperbridge.index import HashEncoder, IndexConfig
+from paperbridge.ingest.errors import QuestionError
+from paperbridge.qa import PaperBridge, QAConfig
+from paperbridge.qa.evaluate import gold_rank
 from tests.conftest import SAMPLE
 
 
@@ -123,7 +123,7 @@ def test_config_is_validated() -> None:
 
 
 def test_numbers_and_acronyms_anchor_answer_sentences_across_languages() -> None:
-    from qa.answer import _anchors
+    from paperbridge.qa.answer import _anchors
 
     assert _anchors("How many doctoral students were there in 2023?") == {"2023"}
     assert _anchors("据统计，2023 年在校博士研究生为 71 337 人，JST 与 CSTI（R&D 3.0%）") == {
@@ -137,8 +137,8 @@ def test_numbers_and_acronyms_anchor_answer_sentences_across_languages() -> None
 
 
 def test_questions_in_a_passage_are_never_quoted_as_answers() -> None:
-    from index import StoredPassage
-    from qa.answer import _sentences
+    from paperbridge.index import StoredPassage
+    from paperbridge.qa.answer import _sentences
 
     text = "Looking for other templates? Please visit the site. 你想了解更多吗？本模板支持中文。"
     passage = StoredPassage(1, "d", "t", "s", "text", 1, 1, 0, "mixed", 0, len(text), text)

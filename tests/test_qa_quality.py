@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import PaperBridge
+from paperbridge.qa import PaperBridge
 from tests.conftest import ROOT
 
 QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"

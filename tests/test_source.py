@@ -10,7 +10,7 @@ import pypdf
 import pytest
 from PIL import Image
 
-from qa.source import find_passage, render_pdf_page, source_view, text_context
+from paperbridge.qa.source import find_passage, render_pdf_page, source_view, text_context
 from tests.conftest import SAMPLE
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import ui
-from cli import main
-from qa import Answer, Citation
+from paperbridge import ui
+from paperbridge.cli import main
+from paperbridge.qa import Answer, Citation
 from tests.conftest import SAMPLE
 
 
@@ -113,7 +113,7 @@ def test_credentials_from_env_and_file(tmp_path: Path) -> None:
 
 
 def test_importing_ui_starts_nothing() -> None:
-    code = "import ui, threading; print(threading.active_count())"
+    code = "import paperbridge.ui, threading; print(threading.active_count())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
 

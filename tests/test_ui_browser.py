@@ -57,7 +57,7 @@ def _free_port() -> int:
 def ui_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample corpus embedded with the real default models, once per session."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from qa import PaperBridge
+    from paperbridge.qa import PaperBridge
 
     library = tmp_path_factory.mktemp("ui") / "library"
     bridge = PaperBridge(library)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.vectors import VectorIndex, _is_hnsw
+from paperbridge.index.vectors import VectorIndex, _is_hnsw
 
 
 def _unit(n: int, dim: int, seed: int) -> np.ndarray:
