@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from paperbridge.index import AddReport, DocumentInfo, Encoder, IndexConfig, Library, StoredPassage
-from paperbridge.ingest.errors import QuestionError
-from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
+from paperbridge.index import AddReport, DocumentInfo, Encoder, IndexConfig, Library
+from paperbridge.qa.answer import Answer
+from paperbridge.qa.asking import Asker
 from paperbridge.qa.batch import BatchReport, run_batch
-from paperbridge.qa.calibrate import Calibration, calibrate
+from paperbridge.qa.calibrate import Calibration
 from paperbridge.qa.config import QAConfig
-from paperbridge.qa.evaluate import EvalReport, evaluate
-from paperbridge.qa.retrieve import Hit, Retrieval, Retriever
+from paperbridge.qa.evaluate import EvalReport
+from paperbridge.qa.retrieve import Retrieval
 
 
 class PaperBridge:
@@ -42,11 +41,9 @@ class PaperBridge:
     ) -> None:
         self.config = config or QAConfig()
         self.library = Library.open(Path(library), index_config, create=create, encoders=encoders)
-        self._retriever = Retriever(self.library, self.config)
-        self._calibration: Calibration | None = None
-        self._lock = threading.Lock()
+        self._asker = Asker(self.library, self.config)
 
-    # ---- questions ---------------------------------------------------------------------
+    # ---- questions (qa/asking.py) ----------------------------------------------------
     def ask(
         self,
         question: str,
@@ -60,33 +57,7 @@ class PaperBridge:
         Raises:
             QuestionError: the question is empty or longer than the configured limit.
         """
-        question = self._check(question)
-        vectors = self._retriever.encode(question)
-        calibration = self.calibration()  # one version for ranking and refusing alike
-        found = self._retriever.search(
-            question,
-            top_k or self.config.top_k,
-            doc_ids=doc_ids,
-            langs=langs,
-            vectors=vectors,
-            calibration=calibration,
-        )
-        hits = found.hits
-        passages = self.library.passages([h.passage_id for h in hits])
-        lang = found.question_lang
-        if not hits or calibration.refuses(found.confidence):
-            return Answer(question, lang, "", True, self._citations(hits, passages, {}))
-        encoder = self.library.encoders[self._retriever.neutral_encoder()]
-        sentences = pick_sentences(
-            question,
-            vectors[encoder.name],
-            encoder,
-            passages[:3],
-            limit=self.config.answer_sentences,
-            margin=self.config.answer_margin,
-        )
-        marks = {s.rank: s.span for s in reversed(sentences)}
-        return Answer(question, lang, compose(sentences), False, self._citations(hits, passages, marks))
+        return self._asker.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs)
 
     def retrieve(
         self,
@@ -102,55 +73,11 @@ class PaperBridge:
         Args:
             vectors: the question's vectors per encoder, if already computed.
         """
-        return self._retriever.search(
-            question, k, doc_ids=doc_ids, langs=langs, vectors=vectors, calibration=self.calibration()
-        )
-
-    def _check(self, question: str) -> str:
-        question = (question or "").strip()
-        if not question:
-            raise QuestionError("The question is empty: type a question in English or Chinese.")
-        if len(question) > self.config.max_question_chars:
-            raise QuestionError(
-                f"The question is {len(question)} characters long; the limit is "
-                f"{self.config.max_question_chars}. Ask a shorter, more specific question."
-            )
-        return question
-
-    @staticmethod
-    def _citations(
-        hits: Sequence[Hit], passages: Sequence[StoredPassage], marks: dict[int, tuple[int, int]]
-    ) -> tuple[Citation, ...]:
-        return tuple(
-            Citation(
-                rank=rank,
-                passage_id=p.id,
-                doc_id=p.doc_id,
-                title=p.title,
-                source=p.source,
-                kind=p.kind,
-                page=p.page,
-                paragraph=p.paragraph,
-                lang=p.lang,
-                score=h.score,
-                text=p.text,
-                highlight=marks.get(rank),
-                start=p.start,
-                end=p.end,
-            )
-            for rank, (h, p) in enumerate(zip(hits, passages, strict=True), start=1)
-        )
+        return self._asker.retrieve(question, k, doc_ids=doc_ids, langs=langs, vectors=vectors)
 
     def calibration(self) -> Calibration:
         """The library's no-answer threshold, recomputed when the library changed."""
-        with self._lock:
-            self.library.refresh()
-            generation = self.library.manifest.generation if self.library.manifest else 0
-            if self._calibration is None or self._calibration.generation != generation:
-                self._calibration = calibrate(
-                    self.library, self._retriever, self.config.refusal_quantile, self.config.hubness_k
-                )
-            return self._calibration
+        return self._asker.calibration()
 
     def batch(self, in_path: Path, out_path: Path, *, progress: bool = False) -> BatchReport:
         """Answer a JSONL/CSV file of questions into a JSONL file (see :func:`qa.run_batch`)."""
@@ -158,7 +85,7 @@ class PaperBridge:
 
     def evaluate(self, questions: Path, *, progress: bool = False) -> EvalReport:
         """Score the library on questions with known answers (see :func:`qa.evaluate`)."""
-        return evaluate(lambda q, k: self.ask(q, top_k=k), questions, progress=progress)
+        return self._asker.evaluate(questions, progress=progress)
 
     # ---- the library -------------------------------------------------------------------
     def add(self, paths: Sequence[Path], *, password: str | None = None, progress: bool = False) -> AddReport:
