@@ -489,11 +489,13 @@ class Library:
 def _stored_document(state: _Version, info: DocumentInfo) -> Document:
     """Rebuild a Document from what the library stored (its source is gone or unreadable)."""
     passages = tuple(
-        Passage(p.doc_id, p.paragraph, p.part, p.page, p.lang, p.start, p.end, p.text)
+        Passage(p.doc_id, p.paragraph, p.part, p.page, p.lang, p.start, p.end, p.text,
+                p.passage_kind, p.section)
         for p in state.store.doc_passages(info.doc_id)
     )
     return Document(info.doc_id, info.title, info.source, info.kind, info.lang,
-                    state.store.page_texts(info.doc_id), passages, info.warnings)
+                    state.store.page_texts(info.doc_id), passages, info.warnings,
+                    info.authors, info.year, info.report)
 
 
 class _Writer:

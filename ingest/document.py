@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+# What a passage is. Only the first three compete for answers by default (``ANSWER_KINDS``);
+# the others stay findable through a filter (``kinds=``), e.g. "which papers does it cite".
+PASSAGE_KINDS = (
+    "body", "caption", "table", "heading", "code", "toc", "index", "references", "boilerplate",
+)
+ANSWER_KINDS = ("body", "caption", "table")
 
 
 @dataclass(frozen=True)
@@ -12,7 +20,9 @@ class Passage:
     Offsets ``start``/``end`` index into the cleaned text of ``page`` (the document's
     ``page_texts[page - 1]``; a text file is one page), so a viewer can show the passage
     in place. ``paragraph`` counts paragraphs from 1 across the whole document; ``part``
-    counts from 0 the pieces a long paragraph was cut into.
+    counts from 0 the pieces a long paragraph was cut into. ``kind`` is one of
+    :data:`PASSAGE_KINDS`; ``section`` is the path of headings above it
+    (``"6.2 简单循环网络 > 6.2.1 循环神经网络的计算能力"``, empty before the first heading).
     """
 
     doc_id: str
@@ -23,11 +33,79 @@ class Passage:
     start: int
     end: int
     text: str
+    kind: str = "body"
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class ExtractionReport:
+    """What ingestion did with a file, page by page, so that a user can check it.
+
+    Attributes:
+        pages: pages in the file (1 for a text file).
+        extractors: per page, the reader whose text was kept: "pypdf", "pdfium",
+            "pypdf-gbk" (pypdf's text with GBK mojibake undone), "text" (a text file) or
+            "none" (no reader gave text).
+        dropped: (page, reason) of pages left out of the passages, 1-based.
+        kinds: passages per kind.
+    """
+
+    pages: int = 0
+    extractors: tuple[str, ...] = ()
+    dropped: tuple[tuple[int, str], ...] = ()
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def extractor_ranges(self) -> str:
+        """The extractors as page ranges: ``"pdfium 1-12, 14; pypdf 13"``."""
+        pages_of: dict[str, list[int]] = {}
+        for page, name in enumerate(self.extractors, start=1):
+            pages_of.setdefault(name, []).append(page)
+        return "; ".join(f"{name} {page_ranges(pages)}" for name, pages in pages_of.items())
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (what the library stores and ``list --json`` shows)."""
+        return {
+            "pages": self.pages,
+            "extractors": list(self.extractors),
+            "dropped": [list(d) for d in self.dropped],
+            "kinds": dict(self.kinds),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ExtractionReport:
+        """Inverse of :meth:`to_json` (None or {} gives an empty report)."""
+        if not data:
+            return cls()
+        return cls(
+            pages=int(data.get("pages", 0)),
+            extractors=tuple(str(e) for e in data.get("extractors", ())),
+            dropped=tuple((int(p), str(r)) for p, r in data.get("dropped", ())),
+            kinds={str(k): int(v) for k, v in dict(data.get("kinds", {})).items()},
+        )
+
+
+def page_ranges(pages: list[int]) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1-3, 7, 9-10"``."""
+    parts: list[str] = []
+    start = prev = None
+    for page in [*sorted(pages), None]:
+        if start is not None and prev is not None and (page is None or page != prev + 1):
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if page is not None and start is None:
+            start = page
+        prev = page
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
 class Document:
-    """A file read into passages, with what went wrong on the way (``warnings``)."""
+    """A file read into passages, with what went wrong on the way (``warnings``).
+
+    ``authors`` and ``year`` come from the PDF's metadata or, failing that, its first page;
+    ``report`` says which reader gave each page, which pages were dropped and why, and how
+    many passages of each kind were made.
+    """
 
     doc_id: str  # first 16 hex digits of the SHA-256 of the file's bytes
     title: str
@@ -37,6 +115,9 @@ class Document:
     page_texts: tuple[str, ...]
     passages: tuple[Passage, ...]
     warnings: tuple[str, ...] = field(default=())
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    report: ExtractionReport = field(default_factory=ExtractionReport)
 
     @property
     def pages(self) -> int:

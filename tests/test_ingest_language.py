@@ -10,8 +10,11 @@ from paperbridge.ingest.text import clean_line
 
 def test_public_names_are_pinned() -> None:
     assert set(ingest.__all__) == {
+        "ANSWER_KINDS",
+        "PASSAGE_KINDS",
         "SAMPLE_CORPUS",
         "Document",
+        "ExtractionReport",
         "IngestConfig",
         "Passage",
         "count_tokens",
@@ -20,6 +23,8 @@ def test_public_names_are_pinned() -> None:
         "read_document",
         "split_sentences",
     }
+    assert ingest.ANSWER_KINDS == ("body", "caption", "table")
+    assert set(ingest.ANSWER_KINDS) < set(ingest.PASSAGE_KINDS)
     assert (ingest.SAMPLE_CORPUS.parent / "SOURCES.md").is_file()
     assert sorted(p.name[:3] for p in ingest.SAMPLE_CORPUS.iterdir()) == ["000", "001", "002", "003", "004"]
 
