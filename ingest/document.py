@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # What a passage is. Only the first three compete for answers by default (``ANSWER_KINDS``);
@@ -123,3 +124,24 @@ class Document:
     def pages(self) -> int:
         """Number of pages (1 for a text file)."""
         return len(self.page_texts)
+
+    def stats(self) -> str:
+        """What ingestion did, for people (``paperbridge passages --stats``): a few lines.
+
+        Title, authors and year; pages and the reader kept for each; dropped pages and why;
+        passages per kind.
+        """
+        report = self.report
+        byline = ", ".join(self.authors[:6]) + (" et al." if len(self.authors) > 6 else "")
+        dropped: dict[str, list[int]] = {}
+        for page, reason in report.dropped:
+            dropped.setdefault(reason, []).append(page)
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.kinds.items(), key=lambda kv: -kv[1]))
+        return "\n".join([
+            f"{Path(self.source).name}: {self.title}"
+            + (f" | {byline}" if byline else "") + (f" | {self.year}" if self.year else ""),
+            f"  pages: {report.pages} | language: {self.lang} | read by: {report.extractor_ranges()}",
+            "  dropped: " + ("; ".join(f"{reason} {page_ranges(pages)}" for reason, pages in
+                                     dropped.items()) or "none"),
+            f"  passages: {len(self.passages)} ({kinds or 'none'})",
+        ])

@@ -25,6 +25,7 @@ _FUNCTION_WORDS = frozenset(
 _INNER_PUNCT = re.compile(r"[，。；,;]")
 _NO_SPACE_AFTER = "—–/([（《“‘"
 _NO_SPACE_BEFORE = ")]）》”’,.;:!?%，。；：！？、"
+_SUFFIX = 8  # characters of a masked running header that stay the same across sections
 
 
 @dataclass(frozen=True)
@@ -209,30 +210,66 @@ def _running_key(text: str) -> str:
     return re.sub(r"\d+", "#", text.lower()).strip()
 
 
-def drop_running_lines(pages: Sequence[Sequence[Line]], edge: int = 3) -> list[list[Line]]:
-    """Remove headers and footers: lines near a page's top or bottom that repeat across pages.
+def _suffix_key(text: str) -> str:
+    """The end of a masked edge line: what a running header keeps when its title changes.
 
-    Digits are masked so "Page 3" and "Page 4" count as the same footer. A line must recur on
-    at least two pages and on a third of them.
+    ``6.2 简单循环网络 2019 年 4 月 10 日 143`` and ``6.6 基于门控的循环神经网络 2019 年 4 月
+    10 日 151`` share ``#年#月#日#``.
+    """
+    key = re.sub(r"\s+", "", _running_key(text))
+    return key[-_SUFFIX:] if len(key) >= _SUFFIX + 2 and len(text) <= 80 else ""
+
+
+def _is_banner_text(text: str) -> bool:
+    """A line with enough words to be a banner rather than a formula piece or a label."""
+    return cjk_count(text) >= 4 or len(latin_words(text)) >= 3
+
+
+def drop_running_lines(pages: Sequence[Sequence[Line]], edge: int = 3) -> list[list[Line]]:
+    """Remove headers, footers and banners: lines that repeat across pages.
+
+    Digits are masked so "Page 3" and "Page 4" count as the same footer. A line near a
+    page's top or bottom must recur on at least two pages and on a third of them; a first or
+    last line whose end recurs so (a header naming the current section) goes too. A banner
+    ("仅供内部学习使用", a copyright line) can sit anywhere on the page: a line with words
+    that recurs on half the pages (at least three) is dropped wherever it is.
     """
     if len(pages) < 2:
         return [list(page) for page in pages]
-    counts: dict[str, int] = {}
-    for page in pages:
-        texts = [line.text for line in page if line.text]
-        for key in {_running_key(t) for t in texts[:edge] + texts[-edge:]}:
-            counts[key] = counts.get(key, 0) + 1
+    kept_pages = [[line for line in page if line.text] for page in pages]
     threshold = max(2, len(pages) / 3)
-    repeated = {key for key, n in counts.items() if n >= threshold and key}
+    edges, suffixes, anywhere = _repeats(kept_pages, edge)
+    repeated = {key for key, n in edges.items() if n >= threshold and key}
+    common_ends = {key for key, n in suffixes.items() if n >= threshold and key}
+    banners = {key for key, n in anywhere.items() if n >= max(3, len(pages) / 2)}
     result = []
-    for page in pages:
-        kept = [line for line in page if line.text]
+    for kept in kept_pages:
         keep_edges = set(range(edge, max(edge, len(kept) - edge)))
-        result.append(
-            [
-                line
-                for i, line in enumerate(kept)
-                if i in keep_edges or _running_key(line.text) not in repeated
-            ]
-        )
+        outer = {0, len(kept) - 1}
+        result.append([
+            line for i, line in enumerate(kept)
+            if not (
+                (i not in keep_edges and _running_key(line.text) in repeated)
+                or (i in outer and _suffix_key(line.text) in common_ends)
+                or _running_key(line.text) in banners
+            )
+        ])
     return result
+
+
+def _repeats(
+    pages: Sequence[Sequence[Line]], edge: int
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Pages on which each edge line, each first/last line's end, and each line recur."""
+    edges: dict[str, int] = {}
+    suffixes: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    for page in pages:
+        texts = [line.text for line in page]
+        for key in {_running_key(t) for t in texts[:edge] + texts[-edge:]}:
+            edges[key] = edges.get(key, 0) + 1
+        for key in {_suffix_key(t) for t in texts[:1] + texts[-1:]}:
+            suffixes[key] = suffixes.get(key, 0) + 1
+        for key in {_running_key(t) for t in texts if _is_banner_text(t)}:
+            anywhere[key] = anywhere.get(key, 0) + 1
+    return edges, suffixes, anywhere

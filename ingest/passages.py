@@ -88,14 +88,21 @@ def chunk_spans(text: str, config: IngestConfig) -> list[tuple[int, int]]:
 
 
 def make_passages(
-    doc_id: str, blocks: Sequence[Block], starts: Sequence[int], config: IngestConfig
+    doc_id: str,
+    blocks: Sequence[Block],
+    starts: Sequence[int],
+    config: IngestConfig,
+    sections: Sequence[str] | None = None,
 ) -> tuple[Passage, ...]:
     """Passages of every block that carries content, numbered by paragraph from 1.
 
-    Headings are left out, unless the document has nothing else (a one-line file).
+    Each passage takes its block's kind and section path (``sections``, one per block).
+    Headings and table-of-contents headings are left out (they name sections, they answer
+    nothing), unless the document has nothing else (a one-line file).
     """
-    passages = _passages(doc_id, blocks, starts, config, with_headings=False)
-    return passages or _passages(doc_id, blocks, starts, config, with_headings=True)
+    paths = list(sections) if sections is not None else [""] * len(blocks)
+    passages = _passages(doc_id, blocks, starts, config, paths, with_headings=False)
+    return passages or _passages(doc_id, blocks, starts, config, paths, with_headings=True)
 
 
 def _passages(
@@ -103,11 +110,12 @@ def _passages(
     blocks: Sequence[Block],
     starts: Sequence[int],
     config: IngestConfig,
+    paths: Sequence[str],
     with_headings: bool,
 ) -> tuple[Passage, ...]:
     passages: list[Passage] = []
     paragraph = 0
-    for block, offset in zip(blocks, starts, strict=True):
+    for block, offset, section in zip(blocks, starts, paths, strict=True):
         if (block.kind == "heading" and not with_headings) or not has_content(block.text):
             continue
         paragraph += 1
@@ -123,6 +131,8 @@ def _passages(
                     start=offset + start,
                     end=offset + end,
                     text=piece,
+                    kind="body" if block.kind == "note" else block.kind,
+                    section=section,
                 )
             )
     return tuple(passages)

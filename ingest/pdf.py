@@ -1,9 +1,15 @@
-"""PDF files: text per page with pypdf, pypdfium2 for pages pypdf gets wrong.
+"""PDF files: every page read by pypdf and by pypdfium2, the more plausible reading kept.
+
+No single extractor wins on real files: pypdf garbles CJK fonts without a Unicode map that
+pdfium reads, pdfium garbles some Word/Quartz files that pypdf reads, and on old TeX
+fonts each has its own defects. So each page is read by both, each reading is repaired of
+its extractor's known defects (:mod:`ingest.repair`), scored for plausibility as English
+or Chinese prose (:mod:`ingest.plausible`), and the better one kept. A page is dropped only
+when no reading is plausible, and one warning names those pages.
 
 Every failure a real PDF can have becomes one :class:`~ingest.errors.IngestError` with a
 message that says what to do: encrypted, truncated or corrupt, scanned without a text
-layer. Pages whose text is junk (broken font encodings) are re-extracted with pdfium and
-flagged when no extractor reads them.
+layer.
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ from __future__ import annotations
 import io
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pypdf
 from pypdf.errors import PdfReadError, PdfStreamError
 
+from paperbridge.ingest.document import page_ranges
 from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
-from paperbridge.ingest.garble import garble_score, is_garbled, repair_gbk_mojibake
+from paperbridge.ingest.garble import is_garbled, repair_gbk_mojibake
 from paperbridge.ingest.lines import Line
 from paperbridge.ingest.paragraphs import (
     Block,
@@ -26,12 +35,17 @@ from paperbridge.ingest.paragraphs import (
     drop_running_lines,
     vocabulary_of,
 )
+from paperbridge.ingest.plausible import is_english_word, plausibility
+from paperbridge.ingest.repair import repair_pdfium, repair_pypdf, strip_debris
 from paperbridge.ingest.text import clean_line
 
 log = logging.getLogger(__name__)
 
 # Dot leaders of a table of contents ("原则 …………… 1", "Intro ........ 3").
 _LEADERS = re.compile(r"(?:\s*[.…·]){4,}\s*")
+_TIE = 0.02  # plausibility scores this close are the same
+_PLAUSIBLE = 0.5  # below this share of good evidence a reading is junk ...
+_MIN_EVIDENCE = 8  # ... when there are this many words / ideographs to judge
 
 
 def open_pdf(path: Path, data: bytes, password: str | None) -> pypdf.PdfReader:
@@ -90,55 +104,95 @@ def _pdfium_texts(data: bytes, password: str | None) -> list[str] | None:
         document.close()
 
 
-def _best_text(pypdf_text: str, pdfium_text: str | None) -> str:
-    """The cleanest of pypdf's text, pdfium's text and pypdf's text with GBK mojibake undone."""
-    candidates = [pypdf_text]
+@dataclass(frozen=True)
+class PageText:
+    """The text kept for one page: which reader gave it, or why the page was dropped."""
+
+    text: str
+    extractor: str  # "pypdf", "pdfium", "pypdf-gbk" or "none"
+    dropped: str = ""  # "no text layer" or "garbled"
+    score: float = 1.0  # plausibility of the kept text (1.0: nothing to judge)
+
+
+def _candidates(pypdf_text: str, pdfium_text: str | None) -> list[tuple[str, str]]:
+    """Each reader's text of one page with its known defects repaired, formula debris out."""
+    found = [("pypdf", repair_pypdf(pypdf_text, is_english_word))]
     if pdfium_text is not None:
-        candidates.append(pdfium_text)
+        found.append(("pdfium", repair_pdfium(pdfium_text)))
     repaired = repair_gbk_mojibake(pypdf_text)
-    if repaired is not None:
-        candidates.append(repaired)
-    candidates = [c for c in candidates if c.strip()] or [pypdf_text]
-    return min(candidates, key=garble_score)
+    if repaired is not None and repaired != pypdf_text:
+        found.append(("pypdf-gbk", repaired))
+    return [(name, strip_debris(text)) for name, text in found]
 
 
-def page_texts(path: Path, data: bytes, password: str | None) -> tuple[list[str], list[str]]:
-    """Raw text of each page, and warnings about pages that could not be read cleanly.
+def choose_page_text(pypdf_text: str, pdfium_text: str | None) -> PageText:
+    """The most plausible reading of one page among pypdf's, pdfium's and undone mojibake.
+
+    Readings within ``_TIE`` of each other in plausibility are equally good; pdfium's is
+    kept then (it keeps word spaces that pypdf loses or adds on positioned text). A page is "garbled" when even the best reading has enough
+    text to judge and reads as junk.
+    """
+    candidates = [(n, t) for n, t in _candidates(pypdf_text, pdfium_text) if t.strip()]
+    if not candidates:
+        return PageText("", "none", "no text layer")
+    scored = [(plausibility(text), name, text) for name, text in candidates]
+    best = max(p.score for p, _, _ in scored)
+    ties = [s for s in scored if s[0].score >= best - _TIE]
+    verdict, name, text = next((s for s in ties if s[1] == "pdfium"), ties[0])
+    if is_garbled(text) or (verdict.evidence >= _MIN_EVIDENCE and verdict.score < _PLAUSIBLE):
+        return PageText("", name, "garbled", verdict.score)
+    return PageText(text, name, "", verdict.score)
+
+
+def read_pages(path: Path, data: bytes, password: str | None) -> tuple[list[PageText], list[str]]:
+    """Every page read by both extractors, the better reading kept; warnings for the rest.
 
     Raises:
         NoTextLayerError: no page has any text (a scan that needs OCR).
     """
     reader = open_pdf(path, data, password)
-    texts = [_pypdf_text(reader, i, path) for i in range(len(reader.pages))]
-    bad = [i for i, text in enumerate(texts) if not text.strip() or is_garbled(text)]
-    if bad:
-        pdfium = _pdfium_texts(data, password)
-        for i in bad:
-            other = pdfium[i] if pdfium is not None and i < len(pdfium) else None
-            texts[i] = _best_text(texts[i], other)
-    if not any(text.strip() for text in texts):
+    pypdf_texts = [_pypdf_text(reader, i, path) for i in range(len(reader.pages))]
+    pdfium = _pdfium_texts(data, password) or []
+    pages = [
+        choose_page_text(text, pdfium[i] if i < len(pdfium) else None)
+        for i, text in enumerate(pypdf_texts)
+    ]
+    if all(p.dropped == "no text layer" for p in pages):
         raise NoTextLayerError(
             f"{path.name} has no text layer (scanned pages): run OCR on it first "
             "(e.g. ocrmypdf) and add the result"
         )
-    warnings = []
-    empty = [i + 1 for i, text in enumerate(texts) if not text.strip()]
-    if empty:
-        warnings.append(
-            f"{path.name}: page(s) {_ranges(empty)} have no text layer (scanned?): not indexed"
-        )
-    garbled = [i + 1 for i, text in enumerate(texts) if is_garbled(text)]
+    return pages, _warnings(path, pages)
+
+
+def _warnings(path: Path, pages: list[PageText]) -> list[str]:
+    """One warning naming the pages no reader could read, and what would read them."""
+    empty = [i + 1 for i, p in enumerate(pages) if p.dropped == "no text layer"]
+    garbled = [i + 1 for i, p in enumerate(pages) if p.dropped == "garbled"]
+    parts = []
     if garbled:
-        warnings.append(
-            f"{path.name}: page(s) {_ranges(garbled)} garbled (broken font encoding), "
-            "not indexed: OCR the file to read them"
-        )
-        texts = ["" if i + 1 in garbled else text for i, text in enumerate(texts)]
-    return texts, warnings
+        parts.append(f"page(s) {_ranges(garbled)} garbled (broken font encoding: no reader "
+                     "gives plausible text)")
+    if empty:
+        parts.append(f"page(s) {_ranges(empty)} have no text layer (scanned or images only)")
+    if not parts:
+        return []
+    return [f"{path.name}: {' and '.join(parts)}, not indexed: OCR would read them "
+            "(e.g. ocrmypdf --force-ocr)"]
+
+
+def page_texts(path: Path, data: bytes, password: str | None) -> tuple[list[str], list[str]]:
+    """Raw text of each page (empty for a dropped page), and warnings about dropped pages.
+
+    Raises:
+        NoTextLayerError: no page has any text (a scan that needs OCR).
+    """
+    pages, warnings = read_pages(path, data, password)
+    return [p.text for p in pages], warnings
 
 
 def _ranges(pages: list[int]) -> str:
-    return ", ".join(str(p) for p in pages[:10]) + (" ..." if len(pages) > 10 else "")
+    return page_ranges(pages)
 
 
 def _line(raw: str, page: int) -> Line:
@@ -147,24 +201,101 @@ def _line(raw: str, page: int) -> Line:
     return Line(clean_line(_LEADERS.sub(" ", raw)), page, 0, entry)
 
 
-def metadata_title(reader: pypdf.PdfReader) -> str | None:
-    """The title in the PDF's metadata, if any (unreadable metadata counts as none)."""
+@dataclass(frozen=True)
+class PdfMetadata:
+    """What the PDF's information dictionary says (None where it says nothing)."""
+
+    title: str | None = None
+    author: str | None = None
+
+
+def pdf_metadata(reader: pypdf.PdfReader) -> PdfMetadata:
+    """Title and author from the PDF's metadata, if any (unreadable metadata counts as none)."""
     try:
-        title = reader.metadata.title if reader.metadata else None
+        meta = reader.metadata
+        if not meta:
+            return PdfMetadata()
+        title, author = meta.title, meta.author
     except Exception:  # noqa: BLE001 - metadata is optional
-        return None
-    return str(title) if title else None
+        return PdfMetadata()
+    return PdfMetadata(str(title) if title else None, str(author) if author else None)
 
 
-def pdf_blocks(
-    path: Path, data: bytes, password: str | None
-) -> tuple[list[Block], int, str | None, list[str]]:
-    """Paragraph blocks of a PDF: (blocks, pages, metadata title, warnings)."""
-    texts, warnings = page_texts(path, data, password)
-    pages = [[_line(raw, index) for raw in text.splitlines()] for index, text in enumerate(texts)]
-    pages = drop_running_lines(pages)
-    stream = [line for page in pages for line in page if line.text]
-    vocabulary = vocabulary_of(line.text for line in stream)
-    blocks = build_blocks(stream, column_widths(stream), vocabulary)
-    title = metadata_title(open_pdf(path, data, password))
-    return blocks, len(texts), title, warnings
+@dataclass(frozen=True)
+class PdfContent:
+    """A PDF read into lines per page, with how each page was read."""
+
+    lines: list[list[Line]]  # per page, running headers and banners already dropped
+    pages: list[PageText]
+    metadata: PdfMetadata
+    warnings: list[str]
+    largest: list[list[str]]  # texts of the largest fonts on the first page, largest first
+
+
+def read_pdf(path: Path, data: bytes, password: str | None) -> PdfContent:
+    """Read every page (see :func:`read_pages`) and cut it into cleaned lines."""
+    pages, warnings = read_pages(path, data, password)
+    lines = [[_line(raw, index) for raw in page.text.splitlines()] for index, page in enumerate(pages)]
+    lines = drop_running_lines(lines)
+    return PdfContent(lines, pages, pdf_metadata(open_pdf(path, data, password)), warnings,
+                      largest_text(data, password))
+
+
+def largest_text(data: bytes, password: str | None, pages: int = 2) -> list[list[str]]:
+    """The runs of text set in the largest font on the first pages that have text.
+
+    A title is set larger than anything else on its page in nearly every paper and report;
+    this is the evidence for it that plain text has lost. Runs of fewer than three letters
+    (a drop cap, a logo) do not count. Empty when the fonts give no usable sizes (Type3
+    fonts report their unscaled size, the same for every glyph).
+    """
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        document = pdfium.PdfDocument(data, password=password)
+    except pdfium.PdfiumError:
+        return []
+    try:
+        for index in range(min(pages, len(document))):
+            page = document[index]
+            textpage = page.get_textpage()
+            runs = _size_runs(textpage, pdfium_c)
+            textpage.close()
+            page.close()
+            if runs:
+                return _largest(runs)
+        return []
+    finally:
+        document.close()
+
+
+def _size_runs(textpage: Any, pdfium_c: Any) -> list[tuple[float, str]]:
+    """(font size, text) of each run of characters of one size, in reading order."""
+    runs: list[tuple[float, list[str]]] = []
+    for i in range(min(textpage.count_chars(), 20_000)):
+        char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i))
+        size = round(float(pdfium_c.FPDFText_GetFontSize(textpage.raw, i)), 1)
+        if runs and (char.isspace() or abs(runs[-1][0] - size) <= 0.6):
+            runs[-1][1].append(char)
+        else:
+            runs.append((size, [char]))
+    return [(size, "".join(chars).strip()) for size, chars in runs]
+
+
+def _largest(runs: list[tuple[float, str]]) -> list[list[str]]:
+    """Texts of the three largest sizes clearly above the body size, largest first."""
+    letters = [(size, text) for size, text in runs if sum(c.isalnum() for c in text) >= 3]
+    if not letters:
+        return []
+    sizes = sorted(size for size, text in letters for _ in text)
+    body = sizes[len(sizes) // 2]
+    tops = sorted({size for size, _ in letters if size >= 1.15 * body}, reverse=True)
+    groups: list[list[str]] = []
+    for top in tops:
+        if groups and any(abs(top - size) <= 0.6 for size in tops[: tops.index(top)]):
+            continue
+        groups.append([clean_line(text) for size, text in letters if abs(size - top) <= 0.6])
+        if len(groups) == 3:
+            break
+    return groups

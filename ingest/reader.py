@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from paperbridge.ingest import lines as L
+from paperbridge.ingest.bibliography import choose_authors, choose_title, choose_year
 from paperbridge.ingest.config import IngestConfig
-from paperbridge.ingest.document import Document
+from paperbridge.ingest.document import ANSWER_KINDS, Document, ExtractionReport
 from paperbridge.ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
 from paperbridge.ingest.language import detect_language
-from paperbridge.ingest.paragraphs import Block
+from paperbridge.ingest.lines import Line
+from paperbridge.ingest.paragraphs import Block, build_blocks, column_widths, vocabulary_of
 from paperbridge.ingest.passages import make_passages, page_texts_of
-from paperbridge.ingest.text import cjk_count, latin_words
+from paperbridge.ingest.structure import classify, profile_pages, sections
+from paperbridge.ingest.text import clean_line
 from paperbridge.ingest.textfile import decode_text, text_blocks
 
 log = logging.getLogger(__name__)
@@ -23,13 +27,6 @@ log = logging.getLogger(__name__)
 SUPPORTED = (".pdf", ".txt", ".md")
 DEFAULT_CONFIG = IngestConfig()
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample" / "papers"
-_NAVIGATION = re.compile(
-    r"[>|»›]|https?://|www\.|@|\b(?:previous|next|home|menu|log ?in|sign in|subscribe)\b"
-    r"|上一篇|下一篇|首页|返回",
-    re.IGNORECASE,
-)
-
-
 def find_files(paths: Sequence[Path]) -> list[Path]:
     """Expand folders (recursively) to their PDF, .txt and .md files, sorted.
 
@@ -52,60 +49,61 @@ def document_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-_TAG = re.compile(r"^\s*[\[【]([^\]】]{1,30})[\]】]\s*")  # "[Paper Express] ..." / "【论文速递】..."
+@dataclass
+class _Content:
+    """What a reader made of a file, before passages are cut."""
+
+    kind: str  # "pdf" or "text"
+    blocks: list[Block]
+    lines: list[list[Line]]  # cleaned lines per page (for page profiles and metadata)
+    meta_title: str | None = None
+    meta_author: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    extractors: tuple[str, ...] = ("text",)
+    dropped: tuple[tuple[int, str], ...] = ()
+    largest: list[list[str]] = field(default_factory=list)
 
 
-def _title_like(text: str) -> bool:
-    """A heading that can serve as a title: real words, not navigation, a date or a label."""
-    if _NAVIGATION.search(text) or L.is_label(text.strip()) or len(text) > 200:
-        return False
-    if L.is_bullet(text) or L.is_noise(text) or text[0] in "(（[【":
-        return False
-    if cjk_count(text) >= 6:
-        return True
-    words = [w for w in latin_words(text) if len(w) > 3]
-    capitalised = sum(1 for w in words if w[0].isupper())
-    return len(words) >= 3 and capitalised >= 0.6 * len(words)
-
-
-def choose_title(path: Path, metadata_title: str | None, blocks: Sequence[Block]) -> str:
-    """PDF metadata title if meaningful, else the first title-like heading, else the file stem."""
-    if metadata_title:
-        meta = metadata_title.strip()
-        generic = re.search(r"\.(docx?|tex|pdf)$|^(untitled|microsoft word)", meta, re.I)
-        if not generic and (cjk_count(meta) >= 2 or len(latin_words(meta)) >= 2):
-            return meta
-    for block in blocks[:12]:
-        text = _TAG.sub("", block.text)
-        if block.kind == "heading" and text and _title_like(text):
-            return text
-    return path.stem
-
-
-def _read_blocks(
-    path: Path, data: bytes, password: str | None
-) -> tuple[str, list[Block], int, str | None, list[str]]:
-    """Dispatch on the file type: (kind, blocks, pages, metadata title, warnings)."""
+def _read_content(path: Path, data: bytes, password: str | None) -> _Content:
+    """Dispatch on the file type."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        from paperbridge.ingest.pdf import pdf_blocks
+        from paperbridge.ingest.pdf import read_pdf
 
-        blocks, pages, meta_title, warnings = pdf_blocks(path, data, password)
-        return "pdf", blocks, pages, meta_title, warnings
+        pdf = read_pdf(path, data, password)
+        stream = [line for page in pdf.lines for line in page if line.text]
+        blocks = build_blocks(stream, column_widths(stream), vocabulary_of(t.text for t in stream))
+        return _Content(
+            "pdf", blocks, pdf.lines, pdf.metadata.title, pdf.metadata.author, pdf.warnings,
+            tuple(p.extractor for p in pdf.pages),
+            tuple((i + 1, p.dropped) for i, p in enumerate(pdf.pages) if p.dropped),
+            pdf.largest,
+        )
     if suffix in (".txt", ".md"):
         text = decode_text(path, data)
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE) if suffix == ".md" else None
         title = heading.group(1).strip() if heading else None
-        return "text", text_blocks(path, text), 1, title, []
+        lines = [Line(clean_line(raw), 0, 0) for raw in text.splitlines()[:200]]
+        return _Content("text", text_blocks(path, text), [[ln for ln in lines if ln.text]], title)
     raise UnsupportedFileError(
         f"{path.name} is a {suffix or 'suffix-less'} file: PaperBridge reads PDF, .txt and .md"
     )
+
+
+def _first_lines(content: _Content) -> list[str]:
+    """The text lines of the first two pages with text (where title, authors and year are)."""
+    pages = [page for page in content.lines if page][:2]
+    return [line.text for page in pages for line in page]
 
 
 def read_document(
     path: Path, *, password: str | None = None, config: IngestConfig = DEFAULT_CONFIG
 ) -> Document:
     """Read a PDF, .txt or .md file into clean, citable passages.
+
+    Every passage has a kind (body, caption, table, code, toc, index, references,
+    boilerplate; see ``ANSWER_KINDS``) and a section path; the document gets its title,
+    authors and year, and a report of how each page was read.
 
     Args:
         path: the file.
@@ -122,20 +120,33 @@ def read_document(
     except OSError as err:
         raise IngestError(f"{path}: cannot read the file ({err.strerror}): check the path") from err
     doc_id = document_id(data)
-    kind, blocks, pages, meta_title, warnings = _read_blocks(path, data, password)
-    page_texts, starts = page_texts_of(blocks, pages)
-    passages = make_passages(doc_id, blocks, starts, config)
-    if not passages and not warnings:
+    content = _read_content(path, data, password)
+    blocks = classify(content.blocks, profile_pages(content.lines))
+    paths = sections(blocks)
+    page_texts, starts = page_texts_of(blocks, len(content.lines))
+    passages = make_passages(doc_id, blocks, starts, config, paths)
+    if not passages and not content.warnings:
         raise EmptyDocumentError(f"{path.name} has no readable text: nothing to index")
-    for warning in warnings:
+    for warning in content.warnings:
         log.info(warning)
+    first = _first_lines(content)
+    title = choose_title(path, content.meta_title, blocks, content.largest, first)
     return Document(
         doc_id=doc_id,
-        title=choose_title(path, meta_title, blocks),
+        title=title,
         source=str(path.resolve()),
-        kind=kind,
-        lang=detect_language(" ".join(p.text for p in passages)),
+        kind=content.kind,
+        lang=detect_language(" ".join(p.text for p in passages if p.kind in ANSWER_KINDS)
+                             or " ".join(p.text for p in passages)),
         page_texts=page_texts,
         passages=passages,
-        warnings=tuple(warnings),
+        warnings=tuple(content.warnings),
+        authors=choose_authors(content.meta_author, first, title),
+        year=choose_year(first),
+        report=ExtractionReport(
+            pages=len(content.lines),
+            extractors=content.extractors * (len(content.lines) if content.kind == "text" else 1),
+            dropped=content.dropped,
+            kinds=dict(Counter(p.kind for p in passages)),
+        ),
     )

@@ -1,0 +1,225 @@
+"""The structure of a document: what each block is, and the section it belongs to.
+
+A book's table of contents, its index and a paper's reference list are dense with the
+words of every topic the document covers, so as passages they would top nearly every
+question. They are recognised and kept apart by kind (``toc``, ``index``, ``references``),
+as are code listings, tables and front/back matter (``boilerplate``). The rules are
+general, not tuned to one file:
+
+- a section of such a kind starts at its heading (``References``, ``参考文献``,
+  ``目录``, ``Index``, ``人物索引`` ...) and goes on over the following pages while their
+  lines look like its entries (a reference: ``[12] ...`` or an author list with a year; a
+  table-of-contents or index entry: text ending in page numbers);
+- a page most of whose lines are such entries is of that kind even without a heading;
+- headings give the section path (``6.2 简单循环网络 > 6.2.1 ...``) from their numbering.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from paperbridge.ingest.lines import Line
+from paperbridge.ingest.paragraphs import Block
+from paperbridge.ingest.text import cjk_count, latin_words
+
+_SPECIAL_HEADINGS = {
+    "references": re.compile(
+        r"^(?:\d{1,2}\.?\s*)?(?:references?|bibliography|works cited|literature cited|"
+        r"参考文献|参考资料|引用文献|文献)$", re.IGNORECASE),
+    "index": re.compile(
+        r"^(?:(?:subject|author|name|general)\s+)?index$|^(?:\S{0,4})索引$", re.IGNORECASE),
+    "toc": re.compile(r"^(?:(?:table\s+of\s+)?contents|目录|目次)$", re.IGNORECASE),
+}
+_ENDS_SPECIAL = re.compile(
+    r"^(?:appendix|appendices|附录|supplementary|acknowledge?ments?|致谢|后记|index|索引)",
+    re.IGNORECASE)
+_REFERENCE_LINE = re.compile(
+    r"^(?:\[\d{1,4}\]|\d{1,3}\.\s+[A-Z\u4e00-\u9fff]|[A-Z][A-Za-z'\-]+,\s+(?:[A-Z]\.|[A-Z][a-z]+))")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d[a-z]?(?!\d)")
+# What the lines of a reference list carry besides their opening: years, venues, pages.
+_REFERENCE_TRAIT = re.compile(
+    r"(?<!\d)(?:19|20)\d\d[a-z]?(?!\d)|arxiv|proceedings|proc\.|conference|journal|"
+    r"transactions|\bpp\.|\bvol\.|\bin:|et al\.|preprint|doi|https?://|出版社|学报|[\[［]\d+[\]］]",
+    re.IGNORECASE)
+# Text, then one page number (roman in front matter): "1.2 背景 5", "Introduction xi".
+_ENTRY_END = re.compile(r"[^\d\s,.%]\s*(?:\d{1,4}|[ivxlc]{1,6})\s*$", re.IGNORECASE)
+_INDEX_LINE = re.compile(r"^\S.{0,60}?[,，]?\s+\d{1,4}(?:\s*[,，–-]\s*\d{1,4})*$")
+_BOILERPLATE = re.compile(
+    r"all rights reserved|版权所有|版权声明|未经.{0,12}(?:许可|同意)|\bISBN\b|"
+    r"^(?:©|copyright\b|\(c\)\s*\d{4})|仅供.{0,6}(?:学习|参考|使用)",
+    re.IGNORECASE)
+_CODE_TOKEN = re.compile(
+    r"\\[A-Za-z]+|[{};]|==|!=|<-|->|=>|%>%|::|\b(?:def|return|import|function|var|let|const|"
+    r"#include|printf|begin|end)\b")
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
+_CHAPTER = re.compile(r"^(?:第\s*[一二三四五六七八九十百\d]{1,4}\s*[章部篇]|chapter\s+\d+|part\s+[ivx\d]+)",
+                      re.IGNORECASE)
+_ZH_SECTION = re.compile(r"^第\s*[一二三四五六七八九十\d]{1,3}\s*节")
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?(?![\d.])\s*\S")
+_ZH_ORDINAL = re.compile(r"^[一二三四五六七八九十]{1,3}[、.．]")
+_ZH_PAREN_ORDINAL = re.compile(r"^[（(][一二三四五六七八九十]{1,3}[)）]")
+_ROMAN = re.compile(r"^[IVX]{1,4}\.\s")
+_LETTERED = re.compile(r"^(?:appendix\s+)?[A-H](?:\.\d{1,2}){0,3}\s+[A-Z\u4e00-\u9fff]")
+
+
+def special_kind(heading: str) -> str | None:
+    """"references", "index" or "toc" for the heading of such a section, else None."""
+    text = re.sub(r"\s+", "", heading) if cjk_count(heading) else heading.strip()
+    for kind, pattern in _SPECIAL_HEADINGS.items():
+        if pattern.match(text):
+            return kind
+    return None
+
+
+def line_kind(text: str) -> str | None:
+    """What a single line looks like: a "references" entry, a "toc"/"index" entry, or None."""
+    if _REFERENCE_LINE.match(text) and (_YEAR.search(text) or text.startswith("[")):
+        return "references"
+    if _INDEX_LINE.match(text) and not _YEAR.search(text[-6:]):
+        return "index"
+    if _ENTRY_END.search(text) and len(text) > 4 and not text.rstrip()[-1:].isalpha():
+        return "toc"
+    return None
+
+
+@dataclass(frozen=True)
+class PageProfile:
+    """Shares of a page's lines that look like reference, index and table-of-contents entries."""
+
+    lines: int
+    references: float  # reference entries (an opening "[12] ..." or "Smith, J." with a year)
+    entries: float  # toc or index entries (text ending in page numbers)
+    reference_traits: float  # lines with a year, a venue, pages, "et al."
+    headings_only: bool  # a list of chapter headings and nothing else (a bare TOC)
+
+    def continues(self, kind: str) -> bool:
+        """True when this page goes on with a section of ``kind`` begun on an earlier page."""
+        if kind == "references":
+            return self.references >= 0.15 or self.reference_traits >= 0.35
+        return self.entries >= 0.3
+
+
+def profile_pages(pages: Sequence[Sequence[Line]]) -> list[PageProfile]:
+    """One :class:`PageProfile` per page of cleaned lines."""
+    from paperbridge.ingest.lines import is_heading
+
+    profiles = []
+    for page in pages:
+        texts = [line.text for line in page if line.text]
+        n = max(1, len(texts))
+        kinds = [line_kind(t) for t in texts]
+        entries = sum(1 for k, line in zip(kinds, page, strict=False)
+                      if k in ("toc", "index") or line.entry)
+        chapters = sum(1 for t in texts if _CHAPTER.match(t) or (is_heading(t) and len(t) < 40))
+        traits = sum(1 for t in texts if _REFERENCE_TRAIT.search(t))
+        profiles.append(PageProfile(
+            len(texts), kinds.count("references") / n, entries / n, traits / n,
+            len(texts) >= 6 and chapters >= 0.8 * len(texts)))
+    return profiles
+
+
+def _standalone_kind(profile: PageProfile) -> str | None:
+    """The kind of a page that is entries through and through, even without a heading."""
+    if profile.lines >= 6 and profile.references >= 0.5:
+        return "references"
+    if profile.lines >= 8 and profile.entries >= 0.6:
+        return "toc"
+    if profile.headings_only:
+        return "toc"
+    return None
+
+
+def classify(blocks: Sequence[Block], profiles: Sequence[PageProfile]) -> list[Block]:
+    """Blocks with their kinds set: toc / index / references sections, code, table, boilerplate.
+
+    Headings keep kind "heading"; a section opened by a special heading goes on over the
+    next pages while their profile says so, and ends at an appendix-like heading.
+    """
+    out: list[Block] = []
+    mode: str | None = None
+    page = -1
+    for block in blocks:
+        if block.page != page:
+            page = block.page
+            if mode and not profiles[page].continues(mode):
+                mode = None
+        standalone = _standalone_kind(profiles[block.page])
+        if block.kind == "heading":
+            found = special_kind(block.text)
+            if found:
+                mode = found
+            elif mode in ("references", "index") and _ENDS_SPECIAL.match(block.text.strip()):
+                mode = None
+            out.append(replace(block, kind="toc") if (mode == "toc" or standalone == "toc")
+                       and not found else block)
+            continue
+        kind = mode or standalone or _block_kind(block, page, len(profiles))
+        out.append(replace(block, kind=kind) if kind != block.kind else block)
+    return out
+
+
+def _block_kind(block: Block, page: int, pages: int) -> str:
+    """Body blocks that are code, tables or boilerplate by their own text."""
+    text = block.text
+    if block.kind in ("caption",):
+        return block.kind
+    if _BOILERPLATE.search(text) and (len(text) <= 400 or page < 3 or page >= pages - 1):
+        return "boilerplate"
+    words = len(latin_words(text)) + cjk_count(text) // 2
+    code = len(_CODE_TOKEN.findall(text))
+    if code >= 4 and code >= 0.25 * max(1, words):
+        return "code"
+    numbers = len(_NUMBER.findall(text))
+    if numbers >= 8 and numbers >= 0.5 * max(1, words) and text.count("。") + text.count(". ") <= 1:
+        return "table"
+    return "body" if block.kind == "note" else block.kind
+
+
+def heading_level(text: str, depth: int, chapters: bool) -> int | None:
+    """Level of a heading from its numbering (1 = top); None when it is not a section title.
+
+    Unnumbered headings go one level below the current numbered one (``depth``);
+    ``chapters`` says whether the document numbers chapters (``第6章``), which puts its
+    ``一、`` headings one level down.
+    """
+    if _CHAPTER.match(text):
+        return 1
+    if _ZH_SECTION.match(text):
+        return 2
+    numbered = _NUMBERED.match(text)
+    if numbered:
+        return numbered.group(1).count(".") + 1
+    if _ZH_ORDINAL.match(text) or _ROMAN.match(text):
+        return 2 if chapters else 1
+    if _ZH_PAREN_ORDINAL.match(text):
+        return 3 if chapters else 2
+    if special_kind(text) or _ENDS_SPECIAL.match(text) or _LETTERED.match(text):
+        return 1
+    if len(latin_words(text)) + cjk_count(text) < 2:
+        return None
+    return depth + 1
+
+
+def sections(blocks: Sequence[Block]) -> list[str]:
+    """The section path of each block (``"6 循环神经网络 > 6.2 简单循环网络"``)."""
+    stack: list[tuple[int, str]] = []
+    chapters = any(b.kind == "heading" and _CHAPTER.match(b.text) for b in blocks)
+    numbered_depth = 0
+    paths = []
+    for block in blocks:
+        if block.kind == "heading":
+            level = heading_level(block.text, numbered_depth, chapters)
+            if level is not None:
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, _short(block.text)))
+                if _NUMBERED.match(block.text) or _CHAPTER.match(block.text) or level == 1:
+                    numbered_depth = level
+        paths.append(" > ".join(title for _, title in stack))
+    return paths
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:79] + "…"
