@@ -1,17 +1,24 @@
 """The library on disk: passages, their embeddings and a lexical index, kept in step.
 
-Layout of a library folder::
+Layout of a library folder (the index layer owns all of it; no other layer writes there)::
 
     CURRENT                  name of the published version folder (replaced atomically)
-    lock                     writers hold a file lock on it; readers never lock
-    versions/<gen>-<tag>/    one complete version: manifest.json, library.sqlite,
-                             vectors/<encoder #>/<lang>.faiss, lexical/
+    lock                     writers hold an OS file lock on it; readers never lock
+    versions/<gen>-<id>/     one complete version: manifest.json (models, counts, every
+                             file's size and checksums), library.sqlite,
+                             vectors/<encoder #>/<lang>.faiss, lexical/, and side/ (results
+                             computed on this version, e.g. calibration.json)
     versions/.tmp-*          a writer's version in progress (removed by the next writer)
+    files/                   kept copies of uploaded files (documents' sources)
 
 A writer copies the current version into a temporary folder, changes it there, renames it
-into ``versions/`` and only then replaces ``CURRENT``. Killing it at any moment leaves
-``CURRENT`` naming a complete version, so readers always see the old or the new library,
-never a mixture. The previous version is kept one write longer for readers still on it.
+into ``versions/`` and only then replaces ``CURRENT`` (:mod:`~paperbridge.index.writer`).
+Killing it at any moment leaves ``CURRENT`` naming a complete version, so readers always see
+the old or the new library, never a mixture. The previous version is kept one write longer
+for readers still on it. Every version is checked whole when it is opened
+(:mod:`~paperbridge.index.versions`); a damaged one is refused with what to run, never
+answered from, and ``paperbridge doctor`` (:mod:`~paperbridge.index.doctor`) repairs what
+can be repaired.
 """
 
 from __future__ import annotations
@@ -20,50 +27,39 @@ import dataclasses
 import hashlib
 import logging
 import os
-import shutil
+import re
 import threading
-import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import filelock
 import numpy as np
 from tqdm import tqdm
 
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.encoder import Encoder, load_encoder
-from paperbridge.index.lexical import LexicalIndex, tokenize
-from paperbridge.index.manifest import EncoderEntry, Manifest, now_iso
-from paperbridge.index.store import DocumentInfo, Store, StoredPassage
-from paperbridge.index.vectors import VectorIndex
+from paperbridge.index.lock import writer_lock
+from paperbridge.index.manifest import EncoderEntry, Manifest
+from paperbridge.index.report import AddReport
+from paperbridge.index.store import DocumentInfo, StoredPassage
+from paperbridge.index.versions import SIDE, VERSIONS, Current, Version, find_current, load_version
+from paperbridge.index.writer import VersionWriter, cleanup, write_current, write_error
+from paperbridge.ingest.budget import BoundedReader, Budget, check_regular_file, find_readable
 from paperbridge.ingest.document import Document, Passage
 from paperbridge.ingest.errors import (
     DocumentNotFoundError,
     IngestError,
     LibraryError,
-    LibraryFormatError,
     LibraryLockedError,
     LibraryNotFoundError,
     ModelMismatchError,
+    PaperBridgeError,
 )
 
+__all__ = ["AddReport", "Library", "file_hash"]
+
 _log = logging.getLogger(__name__)
-
-_DB = "library.sqlite"
-_BATCH = 64  # passages per encode call: keeps the progress bar moving and memory flat
-
-
-@dataclass
-class AddReport:
-    """What one add/rebuild did."""
-
-    added: list[DocumentInfo] = field(default_factory=list)
-    replaced: list[DocumentInfo] = field(default_factory=list)  # the old versions, now gone
-    skipped: list[str] = field(default_factory=list)  # unchanged sources
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line message)
-    embedded: int = 0  # passages embedded by this call (per encoder)
+_SIDE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,80}$")
 
 
 def file_hash(path: Path) -> str:
@@ -75,45 +71,6 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _gen(name: str) -> int:
-    head = name.split("-", 1)[0]
-    return int(head) if head.isdigit() else -1
-
-
-@dataclass
-class _Version:
-    """One published version, loaded: everything a reader needs, never mutated."""
-
-    name: str
-    manifest: Manifest
-    store: Store
-    vectors: dict[str, VectorIndex]  # by encoder name
-    lexical: LexicalIndex
-    lang_masks: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def _load_version(root: Path, name: str, config: IndexConfig) -> _Version:
-    folder = root / "versions" / name
-    manifest = Manifest.read(folder / "manifest.json")
-    vectors = {
-        e.name: VectorIndex.load(
-            folder / "vectors" / str(i), e.dim, ann_threshold=config.ann_threshold,
-            hnsw_m=config.hnsw_m, ef_search=config.hnsw_ef_search,
-        )
-        for i, e in enumerate(manifest.encoders)
-    }
-    return _Version(name, manifest, Store.open_read(folder / _DB), vectors,
-                    LexicalIndex.load(folder / "lexical"))
-
-
 def _mismatch(path: Path, built: Sequence[str], asked: Sequence[str]) -> ModelMismatchError:
     flags = " ".join(f"--model {s}" for s in asked)
     return ModelMismatchError(
@@ -123,17 +80,27 @@ def _mismatch(path: Path, built: Sequence[str], asked: Sequence[str]) -> ModelMi
     )
 
 
-class Library:
-    """A library folder: add/remove/rebuild documents (one writer) and search them (any reader)."""
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
 
-    def __init__(self, path: Path, config: IndexConfig, encoders: Sequence[Encoder] | None,
-                 *, stale: bool = False) -> None:
+
+class Library:
+    """A library folder: add/remove/rebuild documents (one writer) and search them (any reader).
+
+    Open it with :meth:`open`, the one way in. The models and chunking of an existing library
+    are its manifest's; :meth:`rebuild` changes them.
+    """
+
+    def __init__(self, path: Path, settings: IndexConfig, encoders: Sequence[Encoder] | None,
+                 current: Current) -> None:
+        """Use :meth:`open`."""
         self.path = path
-        self.config = config
+        self._settings = settings
         self._injected = list(encoders) if encoders is not None else None
         self._encoders: dict[str, Encoder] | None = None
-        self._state: _Version | None = None
-        self._stale = stale  # opened for a rebuild with other models: searches refused
+        self._state: Version | None = current.version
+        self.note: str | None = current.note  # how a bad CURRENT was recovered, for the user
         self._load_lock = threading.Lock()
 
     # ---- opening ------------------------------------------------------------------------
@@ -144,8 +111,9 @@ class Library:
 
         Args:
             path: the library folder.
-            config: settings; None uses the library's own models (or IndexConfig.from_env()
-                for a new library). Naming other models than the manifest is refused.
+            config: settings; None means the library's own models (the defaults for a new
+                library). Naming other models than the manifest's is refused (use
+                :meth:`rebuild` to change them). Chunking is always the library's own.
             create: treat a missing library as an empty one (it is written on the first add).
             encoders: ready encoder instances (tests inject HashEncoder); their names are
                 checked against the manifest.
@@ -154,94 +122,77 @@ class Library:
             LibraryNotFoundError: no library there and ``create`` is False.
             ModelMismatchError: the library was built with other models.
             LibraryFormatError: the manifest is unreadable or of another format version.
+            LibraryDamagedError: a file of the current version is missing or damaged.
         """
-        lib = cls._open(path, config, encoders, create=create)
-        manifest = lib.manifest
-        if manifest is not None:
-            built = [e.name for e in manifest.encoders] if encoders else list(manifest.specs)
-            asked = [e.name for e in encoders] if encoders else (
-                list(config.encoders) if config else built)
-            if asked != built:
-                raise _mismatch(path, manifest.specs, asked)
-        return lib
-
-    @classmethod
-    def open_for_rebuild(cls, path: Path, config: IndexConfig | None = None, *,
-                         encoders: Sequence[Encoder] | None = None) -> Library:
-        """Open a library to :meth:`rebuild` it, possibly with other models or chunking.
-
-        Until the rebuild is done, searches of a library whose models changed are refused.
-        """
-        lib = cls._open(path, config, encoders, create=False, for_rebuild=True)
-        manifest = lib.manifest
-        assert manifest is not None
-        names = [e.name for e in encoders] if encoders else list(lib.config.encoders)
-        built = [e.name for e in manifest.encoders] if encoders else list(manifest.specs)
-        lib._stale = names != built
-        return lib
-
-    @classmethod
-    def _open(cls, path: Path, config: IndexConfig | None, encoders: Sequence[Encoder] | None,
-              *, create: bool, for_rebuild: bool = False) -> Library:
         path = Path(path).expanduser()
-        if not (path / "CURRENT").is_file():
-            if not create:
-                raise LibraryNotFoundError(
-                    f"No library at {path}. Add documents first: `paperbridge add PATH...`."
-                )
-            if config is None:
-                config = IndexConfig.from_env()
-            if encoders:
-                config = dataclasses.replace(config, encoders=tuple(e.name for e in encoders))
-            return cls(path, config, encoders)
-        lib = cls(path, config or IndexConfig(), encoders)
-        lib._state = lib._read_current()
-        manifest = lib._state.manifest
-        if config is None:
-            lib.config = dataclasses.replace(lib.config, encoders=manifest.specs,
-                                             max_tokens=manifest.max_tokens)
-        if lib.config.max_tokens != manifest.max_tokens and not for_rebuild:
-            # Passages of one library are cut alike; other chunking needs a rebuild.
-            _log.info("using the library's max_tokens=%d, not %d", manifest.max_tokens,
-                      lib.config.max_tokens)
-            lib.config = dataclasses.replace(lib.config, max_tokens=manifest.max_tokens)
+        settings = config or IndexConfig()
+        if encoders:
+            settings = dataclasses.replace(settings, encoders=tuple(e.name for e in encoders))
+        current = find_current(path, settings)
+        if current.version is None and not create:
+            raise LibraryNotFoundError(
+                f"No library at {path}. Add documents first: `paperbridge add PATH...`."
+            )
+        lib = cls(path, settings, encoders, current)
+        if current.version is not None:
+            lib._check_models(current.version.manifest, config, encoders)
+        if current.note:
+            _log.warning("%s", current.note)
         return lib
 
-    def _read_current(self) -> _Version:
-        """Load the version CURRENT names (retrying if a writer swaps it meanwhile)."""
-        for attempt in range(5):
-            try:
-                name = (self.path / "CURRENT").read_text(encoding="utf-8").strip()
-                return _load_version(self.path, name, self.config)
-            except FileNotFoundError as err:
-                if attempt == 4:
-                    raise LibraryFormatError(
-                        f"The library at {self.path} names a missing version ({err.filename}). "
-                        "Run `paperbridge rebuild` or add the documents to a new library."
-                    ) from err
-        raise AssertionError("unreachable")
+    def _check_models(self, manifest: Manifest, config: IndexConfig | None,
+                      encoders: Sequence[Encoder] | None) -> None:
+        if encoders:
+            built, asked = [e.name for e in manifest.encoders], [e.name for e in encoders]
+        else:
+            built = list(manifest.specs)
+            asked = list(config.encoders) if config else built
+        if asked != built:
+            raise _mismatch(self.path, manifest.specs, asked)
+        if config and config.max_tokens != manifest.max_tokens:
+            _log.info("using the library's max_tokens=%d, not %d (chunking changes need a "
+                      "rebuild)", manifest.max_tokens, config.max_tokens)
 
     @property
     def manifest(self) -> Manifest | None:
         """The manifest of the loaded version (None for a library not yet written)."""
         return self._state.manifest if self._state else None
 
+    @property
+    def version_id(self) -> str | None:
+        """The id of the loaded version (side files are keyed by it), None before the first add."""
+        return self._state.version_id if self._state else None
+
+    @property
+    def config(self) -> IndexConfig:
+        """The settings in force: the library's models and chunking, the caller's index knobs."""
+        manifest = self.manifest
+        if manifest is None:
+            return self._settings
+        return dataclasses.replace(self._settings, encoders=manifest.specs,
+                                   max_tokens=manifest.max_tokens)
+
     def refresh(self) -> bool:
-        """Pick up a version another process published. Returns True if it changed."""
-        if not (self.path / "CURRENT").is_file():
+        """Pick up a version another process published. Returns True if it changed.
+
+        Raises:
+            LibraryDamagedError: the version now current is damaged (the old one stays loaded).
+        """
+        current = find_current(self.path, self._settings)
+        if current.version is None or (self._state is not None
+                                       and current.version.name == self._state.name):
             return False
-        name = (self.path / "CURRENT").read_text(encoding="utf-8").strip()
-        if self._state is not None and name == self._state.name:
-            return False
-        state = self._read_current()
-        if state.manifest.specs != self.config.encoders and self._injected is None:
-            self.config = dataclasses.replace(self.config, encoders=state.manifest.specs)
-            self._encoders = None
-            self._stale = False
-        # The old version's store is not closed: other threads may still be reading it; it
-        # closes when the last reference goes.
-        self._state = state
+        self._adopt(current)
         return True
+
+    def _adopt(self, current: Current) -> None:
+        """Make ``current`` the loaded version (the old one's store closes with its last reader)."""
+        old = self.manifest
+        self._state, self.note = current.version, current.note
+        new = self.manifest
+        if old is not None and new is not None and old.encoders != new.encoders:
+            with self._load_lock:  # another process rebuilt it with other models
+                self._encoders = None
 
     # ---- encoders -----------------------------------------------------------------------
     @property
@@ -251,27 +202,14 @@ class Library:
             if self._encoders is None:
                 found = self._injected or [load_encoder(s) for s in self.config.encoders]
                 manifest = self.manifest
-                if manifest is not None and not self._stale:
+                if manifest is not None:
                     built = [e.name for e in manifest.encoders]
                     if [e.name for e in found] != built:
                         raise _mismatch(self.path, built, [e.name for e in found])
                 self._encoders = {e.name: e for e in found}
         return self._encoders
 
-    def _encoder_entries(self) -> tuple[EncoderEntry, ...]:
-        return tuple(EncoderEntry(spec, e.name, e.dim) for spec, e in
-                     zip(self.config.encoders, self.encoders.values(), strict=True))
-
     # ---- reading ------------------------------------------------------------------------
-    def _current(self) -> _Version | None:
-        if self._stale:
-            raise self._stale_error()
-        return self._state
-
-    def _stale_error(self) -> ModelMismatchError:
-        return _mismatch(self.path, self.manifest.specs if self.manifest else (),
-                         self.config.encoders)
-
     def documents(self) -> list[DocumentInfo]:
         """All documents with their warnings from ingestion, oldest first."""
         state = self._state
@@ -330,7 +268,7 @@ class Library:
         Returns:
             Up to k (passage id, inner product), best first.
         """
-        state = self._current()
+        state = self._state
         if state is None:
             return []
         if encoder not in state.vectors:
@@ -347,7 +285,7 @@ class Library:
     def lexical_search(self, query: str, k: int, *, lang: str | None = None,
                        doc_ids: Collection[str] | None = None) -> list[tuple[int, float]]:
         """BM25 hits for the query text, best first, filtered like :meth:`dense_search`."""
-        state = self._current()
+        state = self._state
         if state is None:
             return []
         mask = None
@@ -360,83 +298,6 @@ class Library:
                 state.lang_masks[lang] = np.isin(state.lexical.ids, np.asarray(allowed, np.int64))
             mask = state.lang_masks[lang]
         return state.lexical.search(query, k, mask)
-
-    # ---- writing ------------------------------------------------------------------------
-    @contextmanager
-    def _writing(self, *, fresh: bool = False) -> Iterator[_Writer]:
-        """Hold the writer lock, build a new version beside the current one, publish it."""
-        if self._stale and not fresh:
-            raise self._stale_error()
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.path / "lock"))
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout as err:
-            raise LibraryLockedError(
-                f"Another PaperBridge process is writing to the library at {self.path}. Wait for "
-                "it to finish (reading and searching still work), then try again."
-            ) from err
-        try:
-            if not self._stale:
-                self.refresh()
-            writer = _Writer(self, fresh=fresh)
-            try:
-                yield writer
-                if not writer.changed:
-                    return
-                name = writer.publish()
-            finally:
-                writer.discard()
-            self._stale = False
-            self._state = _load_version(self.path, name, self.config)
-            self._cleanup(name)
-        finally:
-            lock.release()
-
-    def _cleanup(self, current: str) -> None:
-        """Remove unpublished and old versions, keeping the one before ``current`` for readers."""
-        versions = self.path / "versions"
-        names = sorted((p.name for p in versions.iterdir()), key=_gen)
-        older = [n for n in names if not n.startswith(".") and _gen(n) < _gen(current)]
-        keep = {current, *older[-1:]}
-        for name in names:
-            if name not in keep:
-                shutil.rmtree(versions / name, ignore_errors=True)
-        for leftover in self.path.glob(".CURRENT.*"):  # from writers killed before the swap
-            leftover.unlink(missing_ok=True)
-
-    def add(self, paths: Sequence[Path], *, password: str | None = None,
-            progress: bool = False) -> AddReport:
-        """Add files and folders: unchanged files are skipped, changed ones replaced.
-
-        Files that cannot be read are reported in ``failed``; the rest are still added.
-        """
-        from paperbridge.ingest import IngestConfig, find_files, read_document
-
-        files = find_files([Path(p) for p in paths])
-        report = AddReport()
-        with self._writing() as writer:
-            docs: list[Document] = []
-            for path in tqdm(files, desc="reading", unit="file", disable=not progress):
-                source = str(path.resolve())
-                try:
-                    if writer.is_unchanged(file_hash(path), source):
-                        report.skipped.append(source)
-                        continue
-                    docs.append(read_document(path, password=password,
-                                              config=IngestConfig(max_tokens=self.config.max_tokens)))
-                except (IngestError, OSError) as err:
-                    report.failed.append((str(path), str(err).splitlines()[0] if str(err) else
-                                          type(err).__name__))
-            writer.add_documents(docs, report, progress=progress)
-        return report
-
-    def add_documents(self, docs: Sequence[Document], *, progress: bool = False) -> AddReport:
-        """Add already-read documents (same rules as :meth:`add`)."""
-        report = AddReport()
-        with self._writing() as writer:
-            writer.add_documents(docs, report, progress=progress)
-        return report
 
     def resolve(self, ref: str) -> DocumentInfo:
         """A document by id, unique id prefix (>= 6 characters) or exact title."""
@@ -454,6 +315,144 @@ class Library:
             f"No document {ref!r} in the library at {self.path}; `paperbridge list` shows the ids."
         )
 
+    # ---- side files: results computed on one version -------------------------------------
+    def read_side(self, name: str, version_id: str) -> bytes | None:
+        """A side file of the version ``version_id`` (e.g. ``calibration.json``), or None.
+
+        Side files live in that version's folder, so a result is never read for another
+        version (or another library that reached the same generation number).
+        """
+        folder = self._side_folder(name, version_id)
+        try:
+            return (folder / name).read_bytes() if folder else None
+        except OSError:
+            return None
+
+    def write_side(self, name: str, data: bytes, version_id: str) -> bool:
+        """Store a side file of version ``version_id``, atomically, under the writer lock.
+
+        Returns False, without waiting, when a writer holds the lock or the version is gone
+        (a cache then recomputes next time); raises nothing for that.
+        """
+        try:
+            with writer_lock(self.path, wait=False):
+                folder = self._side_folder(name, version_id)
+                if folder is None:
+                    return False
+                folder.mkdir(exist_ok=True)
+                tmp = folder / f".{name}.{os.getpid()}.tmp"
+                tmp.write_bytes(data)
+                os.replace(tmp, folder / name)
+                return True
+        except (LibraryLockedError, OSError) as err:
+            _log.debug("side file %s of %s not written: %s", name, version_id, err)
+            return False
+
+    def _side_folder(self, name: str, version_id: str) -> Path | None:
+        if not _SIDE_NAME.match(name) or not re.fullmatch(r"[0-9a-f]{4,32}", version_id):
+            raise LibraryError(f"Not a side file name or version id: {name!r}, {version_id!r}.")
+        found = sorted((self.path / VERSIONS).glob(f"*-{version_id}"))
+        return found[0] / SIDE if found else None
+
+    # ---- writing ------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self, *, fresh: bool = False, progress: bool = False,
+                 config: IndexConfig | None = None,
+                 encoders: Callable[[], dict[str, Encoder]] | None = None) -> Iterator[VersionWriter]:
+        """Hold the writer lock, build a new version beside the current one, publish it.
+
+        The current version is re-read (and checked) under the lock, so a write always
+        starts from what is on disk now; a damaged library refuses the write.
+        """
+        with writer_lock(self.path, progress=progress):
+            current = find_current(self.path, self._settings)
+            self._adopt(current)
+            prior = current.version
+            cfg = config or self.config
+            try:
+                writer = VersionWriter(self.path, cfg, base=None if fresh else prior, prior=prior,
+                                       encoders=encoders or (lambda: self.encoders),
+                                       entries=lambda: self._entries(cfg, encoders))
+            except (OSError, RuntimeError) as err:
+                raise write_error(self.path, err) from err
+            try:
+                yield writer
+                name = self._finish(writer, current)
+            except PaperBridgeError:
+                raise
+            except (OSError, RuntimeError, MemoryError, ValueError) as err:
+                raise write_error(self.path, err) from err
+            finally:
+                writer.discard()
+            if name is not None:
+                self._state = load_version(self.path, name, self._settings)  # checked whole
+                self.note = None
+                cleanup(self.path, name, prior.name if prior else None)
+
+    def _finish(self, writer: VersionWriter, current: Current) -> str | None:
+        """Publish a changed version; for an unchanged one, repair a bad CURRENT."""
+        if writer.changed:
+            return writer.publish()
+        if current.version is not None and not current.pointer_ok:
+            write_current(self.path, current.version.name)
+            self.note = None
+        return None
+
+    def _entries(self, cfg: IndexConfig,
+                 encoders: Callable[[], dict[str, Encoder]] | None) -> tuple[EncoderEntry, ...]:
+        found = (encoders or (lambda: self.encoders))()
+        return tuple(EncoderEntry(spec, e.name, e.dim)
+                     for spec, e in zip(cfg.encoders, found.values(), strict=True))
+
+    def add(self, paths: Sequence[Path], *, password: str | None = None, progress: bool = False,
+            budget: Budget | None = None) -> AddReport:
+        """Add files and folders: unchanged files are skipped, changed ones replaced.
+
+        Each file is read in a child process within ``budget`` (memory and time). A file
+        that cannot be read, for whatever reason, is reported in ``failed`` with its name and
+        the reason in one line; the rest are still added.
+        """
+        files, special = find_readable([Path(p) for p in paths])
+        report = AddReport(failed=list(special))
+        with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
+            docs: list[Document] = []
+            for path in tqdm(files, desc="reading", unit="file", disable=not progress):
+                doc = self._read_one(path, writer, reader, password, report)
+                if doc is not None:
+                    docs.append(doc)
+            writer.add_documents(docs, report, progress=progress)
+        return report
+
+    def _read_one(self, path: Path, writer: VersionWriter, reader: BoundedReader,
+                  password: str | None, report: AddReport) -> Document | None:
+        """One file read, or its failure recorded: the error boundary of an add."""
+        from paperbridge.ingest import IngestConfig
+
+        try:
+            check_regular_file(path)
+            if writer.is_unchanged(file_hash(path)):
+                report.skipped.append(os.path.realpath(path))
+                return None
+            return reader.read(path, password=password,
+                               config=IngestConfig(max_tokens=self.config.max_tokens))
+        except IngestError as err:
+            report.failed.append((str(path), _one_line(err)))
+        except OSError as err:
+            report.failed.append((str(path), f"{path.name}: cannot read it ({err.strerror}): "
+                                  "check the file and its permissions"))
+        except Exception as err:  # noqa: BLE001 - one file's failure never stops the others
+            _log.debug("reading %s failed", path, exc_info=True)
+            report.failed.append((str(path), f"{path.name}: could not be read "
+                                  f"({type(err).__name__}: {_one_line(err)})"))
+        return None
+
+    def add_documents(self, docs: Sequence[Document], *, progress: bool = False) -> AddReport:
+        """Add already-read documents (same rules as :meth:`add`)."""
+        report = AddReport()
+        with self._writing(progress=progress) as writer:
+            writer.add_documents(docs, report, progress=progress)
+        return report
+
     def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
         """Remove documents by id, unique id prefix (>= 6) or exact title; all or none."""
         targets = {d.doc_id: d for d in (self.resolve(r) for r in refs)}
@@ -462,31 +461,72 @@ class Library:
                 writer.remove(doc_id)
         return list(targets.values())
 
-    def rebuild(self, *, progress: bool = False) -> AddReport:
-        """Re-embed everything with the configured models (re-reading sources still present)."""
-        from paperbridge.ingest import IngestConfig, read_document
+    def rebuild(self, config: IndexConfig | None = None, *,
+                encoders: Sequence[Encoder] | None = None, progress: bool = False,
+                budget: Budget | None = None) -> AddReport:
+        """Re-read and re-embed everything, with the library's models or new ones.
 
+        Sources still on disk are read again (with the chunking of ``config``); documents
+        whose file is gone or unreadable are re-embedded from the stored text. Readers keep
+        the old version until the new one is published.
+
+        Args:
+            config: the models and chunking to rebuild with (None: the library's own).
+            encoders: ready encoder instances instead of loading ``config.encoders``.
+        """
+        cfg = config or self.config
+        if encoders:
+            cfg = dataclasses.replace(cfg, encoders=tuple(e.name for e in encoders))
+        same = cfg.encoders == self.config.encoders  # the library's own models: reuse them
+        target = _Encoders(cfg, encoders or (self._injected if same else None))
         report = AddReport()
-        with self._writing(fresh=True) as writer:
-            old = self._state  # the version being replaced (the writer started from scratch)
-            docs: list[Document] = []
-            for info in tqdm(old.store.documents() if old else [], desc="reading",
-                             unit="doc", disable=not progress):
-                assert old is not None
-                docs.append(_stored_document(old, info))
-                source = Path(info.source)
-                if source.is_file():
-                    try:
-                        docs[-1] = read_document(source, config=IngestConfig(
-                            max_tokens=self.config.max_tokens))
-                    except IngestError as err:
-                        _log.warning("rebuild: %s unreadable (%s); using stored text", source, err)
-                writer.added_at[docs[-1].doc_id] = info.added
+        with self._writing(fresh=True, progress=progress, config=cfg, encoders=target) as writer, \
+                BoundedReader(budget) as reader:
+            old = writer.prior
+            docs = [self._reread(old, info, reader, cfg)
+                    for info in tqdm(old.store.documents() if old else [], desc="reading",
+                                     unit="doc", disable=not progress)]
+            for doc, info in zip(docs, old.store.documents() if old else [], strict=True):
+                writer.added_at[doc.doc_id] = info.added
             writer.add_documents(docs, report, progress=progress)
+        if not same:
+            self._injected = list(encoders) if encoders else None
+            self._settings = dataclasses.replace(self._settings, encoders=cfg.encoders)
+            with self._load_lock:
+                self._encoders = target.loaded
         return report
 
+    @staticmethod
+    def _reread(old: Version | None, info: DocumentInfo, reader: BoundedReader,
+                cfg: IndexConfig) -> Document:
+        """The document read again from its source, or as stored when that fails."""
+        from paperbridge.ingest import IngestConfig
 
-def _stored_document(state: _Version, info: DocumentInfo) -> Document:
+        assert old is not None
+        source = Path(info.source)
+        if source.is_file():
+            try:
+                return reader.read(source, config=IngestConfig(max_tokens=cfg.max_tokens))
+            except IngestError as err:
+                _log.warning("rebuild: %s unreadable (%s); using the stored text", source, err)
+        return stored_document(old, info)
+
+
+class _Encoders:
+    """The encoders a rebuild embeds with, loaded when first needed."""
+
+    def __init__(self, config: IndexConfig, injected: Sequence[Encoder] | None) -> None:
+        self.config, self.injected = config, injected
+        self.loaded: dict[str, Encoder] | None = None
+
+    def __call__(self) -> dict[str, Encoder]:
+        if self.loaded is None:
+            found = list(self.injected) if self.injected else [load_encoder(s) for s in self.config.encoders]
+            self.loaded = {e.name: e for e in found}
+        return self.loaded
+
+
+def stored_document(state: Version, info: DocumentInfo) -> Document:
     """Rebuild a Document from what the library stored (its source is gone or unreadable)."""
     passages = tuple(
         Passage(p.doc_id, p.paragraph, p.part, p.page, p.lang, p.start, p.end, p.text,
@@ -496,130 +536,3 @@ def _stored_document(state: _Version, info: DocumentInfo) -> Document:
     return Document(info.doc_id, info.title, info.source, info.kind, info.lang,
                     state.store.page_texts(info.doc_id), passages, info.warnings,
                     info.authors, info.year, info.report)
-
-
-class _Writer:
-    """A version in progress in ``versions/.tmp-*``: a private SQLite copy and vector copies."""
-
-    def __init__(self, lib: Library, *, fresh: bool) -> None:
-        self.lib = lib
-        self.base = None if fresh else lib._state
-        versions = lib.path / "versions"
-        versions.mkdir(exist_ok=True)
-        for stale in versions.glob(".tmp-*"):  # left by a killed writer; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
-        self.folder = versions / f".tmp-{uuid.uuid4().hex[:8]}"
-        self.folder.mkdir()
-        self.added_at: dict[str, str] = {}
-        self.changed = fresh  # nothing to publish unless a document was added or removed
-        cfg = lib.config
-        if self.base is not None:
-            shutil.copyfile(lib.path / "versions" / self.base.name / _DB, self.folder / _DB)
-            self.store = Store.open_write(self.folder / _DB)
-            src = lib.path / "versions" / self.base.name / "vectors"
-            self.vectors = [VectorIndex.load(src / str(i), e.dim, ann_threshold=cfg.ann_threshold,
-                                             hnsw_m=cfg.hnsw_m, ef_search=cfg.hnsw_ef_search)
-                            for i, e in enumerate(self.base.manifest.encoders)]
-            self.next_id = self.base.manifest.next_id
-        else:
-            self.store = Store.create(self.folder / _DB)
-            self.vectors = [VectorIndex(e.dim, ann_threshold=cfg.ann_threshold, hnsw_m=cfg.hnsw_m,
-                                        ef_search=cfg.hnsw_ef_search)
-                            for e in lib.encoders.values()]
-            prior = lib._state.manifest if lib._state else None
-            self.next_id = prior.next_id if prior else 1
-
-    def is_unchanged(self, doc_id: str, source: str) -> bool:
-        """True if this exact content is already in the library."""
-        return self.store.document(doc_id) is not None
-
-    def remove(self, doc_id: str) -> DocumentInfo | None:
-        """Delete a document's rows and vectors."""
-        info = self.store.document(doc_id)
-        self.changed = True
-        by_lang: dict[str, list[int]] = {}
-        for pid, lang in self.store.delete_document(doc_id):
-            by_lang.setdefault(lang, []).append(pid)
-        for vi in self.vectors:
-            vi.remove(by_lang)
-        return info
-
-    def add_documents(self, docs: Sequence[Document], report: AddReport, *,
-                      progress: bool) -> None:
-        """Store new documents (replacing older contents of the same source) and embed them."""
-        new: list[tuple[int, Passage]] = []
-        for doc in docs:
-            if self.store.document(doc.doc_id) is not None:
-                report.skipped.append(doc.source)
-                continue
-            for old in self.store.documents_by_source(doc.source):
-                self.remove(old.doc_id)
-                report.replaced.append(old)
-            self.changed = True
-            ids = list(range(self.next_id, self.next_id + len(doc.passages)))
-            self.next_id += len(doc.passages)
-            tokens = [tokenize(p.text) for p in doc.passages]
-            self.store.insert_document(doc, ids, tokens, self.added_at.get(doc.doc_id, now_iso()))
-            new.extend(zip(ids, doc.passages, strict=True))
-            info = self.store.document(doc.doc_id)
-            assert info is not None
-            report.added.append(info)
-        self._embed(new, progress)
-        report.embedded += len(new)
-
-    def _embed(self, new: Sequence[tuple[int, Passage]], progress: bool) -> None:
-        """Embed the new passages with every encoder, in batches, into per-language indexes."""
-        if not new:
-            return
-        ids = np.array([pid for pid, _ in new], dtype=np.int64)
-        langs = np.array([p.lang for _, p in new])
-        texts = [p.text for _, p in new]
-        for encoder, vi in zip(self.lib.encoders.values(), self.vectors, strict=True):
-            parts = []
-            with tqdm(total=len(texts), desc=f"embedding ({encoder.name})", unit="passage",
-                      disable=not progress) as bar:
-                for start in range(0, len(texts), _BATCH):
-                    parts.append(encoder.encode_passages(texts[start:start + _BATCH]))
-                    bar.update(len(parts[-1]))
-            vecs = np.concatenate(parts).astype(np.float32)
-            for lang in sorted(set(langs.tolist())):
-                vi.add(lang, ids[langs == lang], vecs[langs == lang])
-
-    def publish(self) -> str:
-        """Write everything, fsync, rename into versions/ and swap CURRENT. Returns the name."""
-        pairs = list(self.store.tokens())
-        lexical = LexicalIndex.build([i for i, _ in pairs], [t for _, t in pairs])
-        lexical.save(self.folder / "lexical")
-        for i, vi in enumerate(self.vectors):
-            vi.save(self.folder / "vectors" / str(i))
-        self.store.commit()
-        self.store.close()
-        prior = self.lib._state.manifest if self.lib._state else None
-        done = Store.open_read(self.folder / _DB)
-        documents, languages = len(done.documents()), done.languages()
-        done.close()
-        base = self.base.manifest if self.base is not None else None
-        manifest = Manifest(
-            encoders=base.encoders if base else self.lib._encoder_entries(),
-            max_tokens=base.max_tokens if base else self.lib.config.max_tokens,
-            generation=(prior.generation if prior else 0) + 1, next_id=self.next_id,
-            documents=documents, passages=len(pairs), languages=languages,
-            created=prior.created if prior else now_iso(),
-        )
-        manifest.write(self.folder / "manifest.json")
-        _fsync_dir(self.folder)
-        name = f"{manifest.generation:06d}-{uuid.uuid4().hex[:6]}"
-        os.rename(self.folder, self.lib.path / "versions" / name)
-        _fsync_dir(self.lib.path / "versions")
-        tmp = self.lib.path / f".CURRENT.{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(name)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.lib.path / "CURRENT")
-        _fsync_dir(self.lib.path)
-        return name
-
-    def discard(self) -> None:
-        """Remove the temporary folder if it was not published."""
-        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,25 +1,40 @@
-"""manifest.json: what a library version holds and how it was built.
+"""manifest.json: what a library version holds, how it was built, and what its files must be.
 
 Every version folder carries one. Loading checks the format version (a newer PaperBridge may
-change the layout) and the encoders (vectors from another model are meaningless to search).
+change the layout), the encoders (vectors from another model are meaningless to search) and
+every file the version consists of: present, of the recorded size, and matching a cheap
+checksum (:func:`sample_digest`), so a truncated or replaced file is refused instead of
+answered from. ``paperbridge doctor --full`` also compares a full SHA-256 of each file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from paperbridge.ingest.errors import LibraryFormatError
 
-FORMAT_VERSION = 1
+#: 1: the first layout (no version id, no file sums); 2: ``version_id`` and ``files``.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+
+_WHOLE = 8 << 20  # files up to this size are hashed whole at every open
+_BLOCK, _BLOCKS = 64 << 10, 16  # bigger ones: 16 blocks of 64 KiB, spread over the file
 
 
 def now_iso() -> str:
     """The current UTC time as an ISO 8601 string (seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_version_id() -> str:
+    """A random id for a new version (16 hex digits): side files are keyed by it."""
+    return uuid.uuid4().hex[:16]
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,66 @@ class EncoderEntry:
     spec: str
     name: str
     dim: int
+
+
+@dataclass(frozen=True)
+class FileSum:
+    """What one file of a version must be: its size, a cheap checksum, a full SHA-256."""
+
+    size: int
+    sample: str
+    sha256: str
+
+
+def sample_digest(path: Path, size: int) -> str:
+    """A checksum cheap enough for every open: the whole file up to 8 MiB, else 16 blocks.
+
+    Truncation and replacement are caught by size and sample; a flipped bit between the
+    sampled blocks of a large file is caught only by the full hash (``doctor --full``).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        if size <= _WHOLE:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        else:
+            step = (size - _BLOCK) // (_BLOCKS - 1)
+            for i in range(_BLOCKS):
+                fh.seek(i * step)
+                digest.update(fh.read(_BLOCK))
+    return digest.hexdigest()
+
+
+def full_digest(path: Path) -> str:
+    """SHA-256 of the whole file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def summarize(path: Path) -> FileSum:
+    """The :class:`FileSum` of a file as it is now."""
+    size = path.stat().st_size
+    return FileSum(size, sample_digest(path, size), full_digest(path))
+
+
+def file_problem(path: Path, expected: FileSum, *, full: bool = False) -> str | None:
+    """What is wrong with ``path`` against ``expected`` (None when it matches)."""
+    try:
+        size = path.stat().st_size
+        if size != expected.size:
+            return f"{path.name} is {size} bytes, the manifest says {expected.size} (truncated or replaced)"
+        if sample_digest(path, size) != expected.sample:
+            return f"{path.name} does not match its checksum (altered or damaged)"
+        if full and full_digest(path) != expected.sha256:
+            return f"{path.name} does not match its SHA-256 (altered or damaged)"
+    except FileNotFoundError:
+        return f"{path.name} is missing"
+    except OSError as err:
+        return f"{path.name} cannot be read ({err.strerror})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +120,8 @@ class Manifest:
     created: str = field(default_factory=now_iso)
     updated: str = field(default_factory=now_iso)
     format_version: int = FORMAT_VERSION
+    version_id: str = ""  # empty only in format 1 (the folder name's tag stands in)
+    files: dict[str, FileSum] = field(default_factory=dict)  # path in the version folder -> sum
 
     @property
     def specs(self) -> tuple[str, ...]:
@@ -71,20 +148,28 @@ class Manifest:
         """
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise LibraryFormatError(f"The library version {path.parent} has no manifest "
+                                     f"({path.name} is missing).") from err
         except (OSError, ValueError) as err:
-            raise LibraryFormatError(
-                f"Cannot read the library manifest {path}: {err}. Remove the library folder and "
-                "add the documents again."
-            ) from err
+            raise LibraryFormatError(f"Cannot read the library manifest {path}: {err}.") from err
         version = raw.get("format_version") if isinstance(raw, dict) else None
-        if version != FORMAT_VERSION:
-            raise LibraryFormatError(
-                f"The library manifest {path} has format version {version!r}; this PaperBridge "
-                f"reads version {FORMAT_VERSION}. Use the PaperBridge that wrote it, or move the "
-                "folder away and add the documents again."
-            )
+        if version not in READABLE_FORMATS:
+            raise LibraryFormatError(_format_message(path, version))
         try:
             raw["encoders"] = tuple(EncoderEntry(**e) for e in raw["encoders"])
+            raw["files"] = {str(k): FileSum(**v) for k, v in raw.get("files", {}).items()}
             return cls(**raw)
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, AttributeError) as err:
             raise LibraryFormatError(f"The library manifest {path} is malformed ({err}).") from err
+
+
+def _format_message(path: Path, version: object) -> str:
+    newest = max(READABLE_FORMATS)
+    if isinstance(version, int) and version > newest:
+        return (f"The library manifest {path} has format version {version}: it was written by a "
+                f"newer PaperBridge (this one reads versions up to {newest}). Upgrade PaperBridge "
+                "to use this library; nothing was changed.")
+    return (f"The library manifest {path} has format version {version!r}; this PaperBridge reads "
+            f"versions {', '.join(map(str, READABLE_FORMATS))}. Use the PaperBridge that wrote it, "
+            "or move the folder away and add the documents again.")

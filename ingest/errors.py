@@ -54,6 +54,10 @@ class LibraryFormatError(LibraryError):
     """The manifest is missing, unreadable, or from an incompatible version."""
 
 
+class LibraryDamagedError(LibraryError):
+    """A library file is missing, truncated or altered: refused rather than answered from."""
+
+
 class ModelMismatchError(LibraryError):
     """The library was embedded with another model than the one configured now."""
 

@@ -17,18 +17,16 @@ the library's own passages:
   that holds it) gets (the median). Raw similarity depends on the library's languages,
   size and topic spread, so no fixed constant works across libraries.
 
-The result is cached per library version in the library folder.
+The result is cached per library version, as a side file of that version (``Library.read_side``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -204,14 +202,15 @@ def _threshold(answerable: list[float], off_topic: list[float], quantile: float)
 def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: int) -> Calibration:
     """Probe the library: each passage's hubness and the refusal threshold (cached per version)."""
     generation = library.manifest.generation if library.manifest else 0
-    cached = _load(library.path, generation, quantile)
+    version = library.version_id  # the cache is a side file of this very version
+    cached = _load(library, version, generation, quantile)
     if cached is not None:
         return cached
     log.info("calibrating %s (once per library version)", library.path)
     probes = _probes(library, random.Random(20261122)) if len(library) else []
     if not probes:
         result = Calibration(generation, quantile, float("-inf"), (), {}, {})
-        _save(library.path, result)
+        _save(library, version, result)
         return result
     texts = [p.text for p in probes] + list(_OFF_TOPIC)
     vectors = {name: enc.encode_queries(texts) for name, enc in library.encoders.items()}
@@ -225,13 +224,16 @@ def calibrate(library: Library, retriever: Retriever, quantile: float, hub_k: in
     partial = Calibration(generation, quantile, threshold, rounded, hubness, {})
     biases = _biases(library, retriever, probes, probe_vecs, partial)
     result = Calibration(generation, quantile, threshold, rounded, hubness, biases)
-    _save(library.path, result)
+    _save(library, version, result)
     return result
 
 
-def _load(folder: Path, generation: int, quantile: float) -> Calibration | None:
+def _load(library: Library, version: str | None, generation: int, quantile: float) -> Calibration | None:
+    raw = library.read_side(_CACHE_FILE, version) if version else None
+    if raw is None:
+        return None
     try:
-        data = json.loads((folder / _CACHE_FILE).read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         fresh = data.get("format") == _FORMAT and data["generation"] == generation
         if fresh and data["quantile"] == quantile:
             scores = tuple(data["probe_scores"])
@@ -246,11 +248,9 @@ def _load(folder: Path, generation: int, quantile: float) -> Calibration | None:
     return None
 
 
-def _save(folder: Path, calibration: Calibration) -> None:
-    """Write the cache atomically; a reader without write access just recomputes next time."""
-    tmp = folder / f".{_CACHE_FILE}.{os.getpid()}"
-    try:
-        tmp.write_text(json.dumps({"format": _FORMAT, **calibration.__dict__}), encoding="utf-8")
-        os.replace(tmp, folder / _CACHE_FILE)
-    except OSError as err:
-        log.warning("could not cache the calibration in %s: %s", folder, err)
+def _save(library: Library, version: str | None, calibration: Calibration) -> None:
+    """Keep the result beside its version (the library writes it atomically, under its lock);
+    when it cannot (a writer is busy, no write access), the next process recomputes it."""
+    data = json.dumps({"format": _FORMAT, **calibration.__dict__}).encode("utf-8")
+    if version and not library.write_side(_CACHE_FILE, data, version):
+        log.info("calibration of %s not cached this time", library.path)

@@ -7,6 +7,7 @@ that `rebuild` still reads it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -86,6 +87,10 @@ def test_library_of_the_old_schema_is_refused_then_rebuilt(tmp_path: Path) -> No
     old.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)", [r[:10] for r in rows["passages"]])
     old.commit()
     old.close()
+    manifest = db.parent / "manifest.json"  # and its manifest as format 1 wrote it (no file sums)
+    raw = json.loads(manifest.read_text(encoding="utf-8"))
+    raw.update(format_version=1, files={}, version_id="")
+    manifest.write_text(json.dumps(raw), encoding="utf-8")
 
     lib = Library.open(tmp_path / "lib", encoders=[HashEncoder(32)])
     assert [d.title for d in lib.documents()] == ["okapi"]  # `list` still shows what is there
@@ -96,7 +101,7 @@ def test_library_of_the_old_schema_is_refused_then_rebuilt(tmp_path: Path) -> No
     with pytest.raises(LibraryFormatError, match="paperbridge rebuild"):
         lib.add([other])
     source.unlink()  # rebuild from the stored text alone
-    Library.open_for_rebuild(tmp_path / "lib", encoders=[HashEncoder(32)]).rebuild()
+    Library.open(tmp_path / "lib", encoders=[HashEncoder(32)]).rebuild()
     lib = Library.open(tmp_path / "lib", encoders=[HashEncoder(32)])
     [passage] = lib.passages(lib.passage_ids())
     assert passage.text.startswith("The BM25 weight") and passage.passage_kind == "body"

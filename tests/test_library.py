@@ -155,12 +155,10 @@ def test_model_mismatch_and_format_errors(sample_lib: Library) -> None:
 def test_rebuild_with_another_model(sample_lib: Library) -> None:
     before = {d.doc_id: d.passages for d in sample_lib.documents()}
     old_ids = set(sample_lib.passage_ids())
-    lib = Library.open_for_rebuild(sample_lib.path, encoders=[HashEncoder(32)])
-    with pytest.raises(ModelMismatchError):
-        lib.lexical_search("日本", 3)
     with pytest.raises(ModelMismatchError, match="rebuild"):
-        lib.add(SAMPLE_TXT[:1])
-    report = lib.rebuild()
+        Library.open(sample_lib.path, encoders=[HashEncoder(32)])
+    lib = Library.open(sample_lib.path, encoders=[HashEncoder(64)])  # one way to open
+    report = lib.rebuild(encoders=[HashEncoder(32)])
     assert {d.doc_id: d.passages for d in lib.documents()} == before
     assert report.embedded == sum(before.values()) and not old_ids & set(lib.passage_ids())
     assert lib.manifest is not None and [e.name for e in lib.manifest.encoders] == ["hash-32"]
@@ -225,8 +223,8 @@ def test_rebuild_rereads_sources_with_new_chunking_and_keeps_vanished_ones(tmp_p
     before = {d.source: d.passages for d in lib.documents()}
     gone.unlink()
     config = IndexConfig(encoders=("hash-64",), max_tokens=64)
-    lib = Library.open_for_rebuild(tmp_path / "lib", config, encoders=[HashEncoder()])
-    lib.rebuild()
+    lib = Library.open(tmp_path / "lib", encoders=[HashEncoder()])
+    lib.rebuild(config, encoders=[HashEncoder()])
     after = {d.source: d.passages for d in lib.documents()}
     assert after[str(gone)] == before[str(gone)]  # from the stored text
     assert after[str(SAMPLE_TXT[2])] > before[str(SAMPLE_TXT[2])]  # re-read, cut smaller

@@ -1,0 +1,281 @@
+"""Writing library versions: build one beside the current, publish it, clean up behind it.
+
+A :class:`VersionWriter` works in ``versions/.tmp-<random>/``: a private copy of the base
+version's SQLite and vectors (or empty ones for a rebuild), changed there. Publishing
+writes the lexical index, the vectors and the manifest (with every file's size and
+checksums), fsyncs them, renames the folder to ``versions/<generation>-<id>`` and only then
+replaces ``CURRENT`` (write a temporary file, fsync, rename, fsync the folder). Killing the
+writer at any moment leaves ``CURRENT`` naming a complete version.
+
+Generations only grow: a new version's is one more than any folder in ``versions/``, so a
+library whose ``CURRENT`` went missing never restarts at 1 and never deletes what it holds.
+:func:`cleanup` deletes only versions older than one the writer verified.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from paperbridge.index.config import IndexConfig
+from paperbridge.index.encoder import Encoder
+from paperbridge.index.lexical import LexicalIndex, tokenize
+from paperbridge.index.manifest import EncoderEntry, FileSum, Manifest, new_version_id, now_iso, summarize
+from paperbridge.index.report import AddReport
+from paperbridge.index.store import DocumentInfo, Store
+from paperbridge.index.vectors import VectorIndex
+from paperbridge.index.versions import (
+    CURRENT,
+    DB,
+    MANIFEST,
+    SIDE,
+    VERSIONS,
+    Version,
+    generation_of,
+    version_names,
+)
+from paperbridge.ingest.document import Document, Passage
+from paperbridge.ingest.errors import LibraryError
+
+_BATCH = 64  # passages per encode call: keeps the progress bar moving and memory flat
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (as far as the disk tells the truth)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_current(root: Path, name: str) -> None:
+    """Point ``CURRENT`` at version ``name``, atomically and durably."""
+    tmp = root / f".CURRENT.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    try:
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(name)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, root / CURRENT)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(root)
+
+
+def write_error(root: Path, err: BaseException) -> LibraryError:
+    """A write that failed, as a message naming the folder, the cause and what to do."""
+    text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+    code = getattr(err, "errno", None)
+    if code == errno.ENOSPC or _disk_full(root, text):
+        free = shutil.disk_usage(root).free if root.exists() else 0
+        return LibraryError(
+            f"The disk holding {root} is full ({free // 2**20} MB free): the new library version "
+            "could not be written, and the library is unchanged (the previous version is still "
+            "the current one). Free some space, then run the command again."
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return LibraryError(
+            f"PaperBridge may not write into {getattr(err, 'filename', None) or root} "
+            f"({os.strerror(code)}): the library is unchanged. Check the folder's permissions "
+            "(or that the disk is not read-only), then run the command again."
+        )
+    return LibraryError(f"Writing the new version of the library at {root} failed ({text}); the "
+                        "library is unchanged. Run the command again; if it keeps failing, run "
+                        "`paperbridge doctor`.")
+
+
+def _disk_full(root: Path, text: str) -> bool:
+    """FAISS and SQLite report a full disk in their own words; also check the free space."""
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return True
+    try:
+        return "written" in lowered and shutil.disk_usage(root).free < 16 << 20
+    except OSError:
+        return False
+
+
+class VersionWriter:
+    """A version in progress in ``versions/.tmp-*``: a private SQLite copy and vector copies."""
+
+    def __init__(self, root: Path, config: IndexConfig, *, base: Version | None,
+                 prior: Version | None, encoders: Callable[[], dict[str, Encoder]],
+                 entries: Callable[[], tuple[EncoderEntry, ...]]) -> None:
+        """Start a version from ``base`` (None: from scratch, e.g. a rebuild).
+
+        Args:
+            prior: the version current when the write began (ids and generations continue
+                from it); ``base`` is either it or None.
+            encoders: the encoders by name (called only when something must be embedded).
+            entries: the manifest's encoder entries of a version started from scratch.
+        """
+        self.root, self.config, self.base, self.prior = root, config, base, prior
+        self._encoders, self._entries = encoders, entries
+        versions = root / VERSIONS
+        versions.mkdir(parents=True, exist_ok=True)
+        for stale in versions.glob(".tmp-*"):  # left by a killed writer; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        self.folder = versions / f".tmp-{uuid.uuid4().hex[:8]}"
+        self.folder.mkdir()
+        self.added_at: dict[str, str] = {}
+        self.changed = base is None  # nothing to publish unless a document was added or removed
+        if base is not None:
+            shutil.copyfile(versions / base.name / DB, self.folder / DB)
+            self.store = Store.open_write(self.folder / DB)
+            self.vectors = [self._load_vectors(versions / base.name / "vectors" / str(i), e.dim)
+                            for i, e in enumerate(base.manifest.encoders)]
+            self.next_id = base.manifest.next_id
+        else:
+            self.store = Store.create(self.folder / DB)
+            self.vectors = [self._new_vectors(e.dim) for e in encoders().values()]
+            self.next_id = prior.manifest.next_id if prior else 1
+
+    def _new_vectors(self, dim: int) -> VectorIndex:
+        cfg = self.config
+        return VectorIndex(dim, ann_threshold=cfg.ann_threshold, hnsw_m=cfg.hnsw_m,
+                           ef_search=cfg.hnsw_ef_search)
+
+    def _load_vectors(self, folder: Path, dim: int) -> VectorIndex:
+        cfg = self.config
+        return VectorIndex.load(folder, dim, ann_threshold=cfg.ann_threshold, hnsw_m=cfg.hnsw_m,
+                                ef_search=cfg.hnsw_ef_search)
+
+    def is_unchanged(self, doc_id: str) -> bool:
+        """True if this exact content is already in the library."""
+        return self.store.document(doc_id) is not None
+
+    def remove(self, doc_id: str) -> DocumentInfo | None:
+        """Delete a document's rows and vectors."""
+        info = self.store.document(doc_id)
+        self.changed = True
+        by_lang: dict[str, list[int]] = {}
+        for pid, lang in self.store.delete_document(doc_id):
+            by_lang.setdefault(lang, []).append(pid)
+        for vi in self.vectors:
+            vi.remove(by_lang)
+        return info
+
+    def add_documents(self, docs: Sequence[Document], report: AddReport, *, progress: bool) -> None:
+        """Store new documents (replacing older contents of the same source) and embed them."""
+        new: list[tuple[int, Passage]] = []
+        for doc in docs:
+            if self.store.document(doc.doc_id) is not None:
+                report.skipped.append(doc.source)
+                continue
+            for old in self.store.documents_by_source(doc.source):
+                self.remove(old.doc_id)
+                report.replaced.append(old)
+            self.changed = True
+            ids = list(range(self.next_id, self.next_id + len(doc.passages)))
+            self.next_id += len(doc.passages)
+            tokens = [tokenize(p.text) for p in doc.passages]
+            self.store.insert_document(doc, ids, tokens, self.added_at.get(doc.doc_id, now_iso()))
+            new.extend(zip(ids, doc.passages, strict=True))
+            info = self.store.document(doc.doc_id)
+            assert info is not None
+            report.added.append(info)
+        self._embed(new, progress)
+        report.embedded += len(new)
+
+    def _embed(self, new: Sequence[tuple[int, Passage]], progress: bool) -> None:
+        """Embed the new passages with every encoder, in batches, into per-language indexes."""
+        if not new:
+            return
+        ids = np.array([pid for pid, _ in new], dtype=np.int64)
+        langs = np.array([p.lang for _, p in new])
+        texts = [p.text for _, p in new]
+        for encoder, vi in zip(self._encoders().values(), self.vectors, strict=True):
+            parts = []
+            with tqdm(total=len(texts), desc=f"embedding ({encoder.name})", unit="passage",
+                      disable=not progress) as bar:
+                for start in range(0, len(texts), _BATCH):
+                    parts.append(encoder.encode_passages(texts[start:start + _BATCH]))
+                    bar.update(len(parts[-1]))
+            vecs = np.concatenate(parts).astype(np.float32)
+            for lang in sorted(set(langs.tolist())):
+                vi.add(lang, ids[langs == lang], vecs[langs == lang])
+
+    def publish(self) -> str:
+        """Write everything, fsync, rename into versions/ and swap CURRENT. Returns the name."""
+        pairs = list(self.store.tokens())
+        LexicalIndex.build([i for i, _ in pairs], [t for _, t in pairs]).save(self.folder / "lexical")
+        for i, vi in enumerate(self.vectors):
+            vi.save(self.folder / "vectors" / str(i))
+        self.store.commit()
+        self.store.close()
+        manifest = self._manifest(len(pairs))
+        manifest.write(self.folder / MANIFEST)
+        fsync_dir(self.folder)
+        name = f"{manifest.generation:06d}-{manifest.version_id}"
+        os.rename(self.folder, self.root / VERSIONS / name)
+        fsync_dir(self.root / VERSIONS)
+        write_current(self.root, name)
+        return name
+
+    def _manifest(self, passages: int) -> Manifest:
+        done = Store.open_read(self.folder / DB)
+        try:
+            documents, languages = len(done.documents()), done.languages()
+        finally:
+            done.close()
+        base = self.base.manifest if self.base is not None else None
+        prior = self.prior.manifest if self.prior is not None else None
+        generations = [generation_of(n) for n in version_names(self.root)]
+        return Manifest(
+            encoders=base.encoders if base else self._entries(),
+            max_tokens=base.max_tokens if base else self.config.max_tokens,
+            generation=max([prior.generation if prior else 0, *generations]) + 1,
+            next_id=self.next_id, documents=documents, passages=passages, languages=languages,
+            created=prior.created if prior else now_iso(), version_id=new_version_id(),
+            files=_file_sums(self.folder),
+        )
+
+    def discard(self) -> None:
+        """Remove the temporary folder if it was not published."""
+        try:
+            self.store.close()
+        except sqlite3.Error:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _file_sums(folder: Path) -> dict[str, FileSum]:
+    """Size and checksums of every file of a version (each fsynced on the way)."""
+    sums: dict[str, FileSum] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel == MANIFEST or rel.startswith(SIDE + "/"):
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        sums[rel] = summarize(path)
+    for sub in sorted(p for p in folder.rglob("*") if p.is_dir()):
+        fsync_dir(sub)
+    return sums
+
+
+def cleanup(root: Path, current: str, verified: str | None) -> None:
+    """Remove versions older than ``verified`` (a version checked whole before this write,
+    kept one write longer for readers still on it) and leftovers of killed writers.
+
+    With nothing verified before (a new library), no version is removed.
+    """
+    if verified is not None:
+        keep_from = min(generation_of(verified), generation_of(current))
+        for name in version_names(root):
+            if generation_of(name) < keep_from:
+                shutil.rmtree(root / VERSIONS / name, ignore_errors=True)
+    for leftover in root.glob(".CURRENT.*"):
+        leftover.unlink(missing_ok=True)
