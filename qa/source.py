@@ -1,37 +1,30 @@
-"""The source view: show a cited passage where it stands in its document.
+"""Where a cited passage stands in its document: the source view's facts, not its pixels.
 
-For a PDF the cited page is rendered to an image (pypdfium2) with the passage's characters
-highlighted; for a text file the surrounding paragraphs are returned as HTML with the passage
-marked. This sits below the UI so the CLI or an API can show "where it says that" too.
+For a PDF the passage (and the answering sentence in it) is found among the cited page's
+characters and given as boxes in page points; for a text file, or a PDF that has moved, as
+spans of the stored page text with the paragraphs around it. Drawing the page and writing
+HTML is the UI's business (``paperbridge.render``); the CLI or a script can use these facts
+as they are.
 
 The passage text was cleaned by ingestion (lines joined, hyphens and ligatures undone), so it
-is matched against the PDF's raw character stream on a normalized form (NFKC, case-folded,
-letters and digits only) whose positions map back to PDF character indices.
+is matched against the page's raw characters on a normalized form (NFKC, case-folded,
+letters and digits only) whose positions map back to character indices.
 """
 
 from __future__ import annotations
 
-import html
-import logging
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import pypdfium2 as pdfium
-from PIL import Image, ImageDraw
+from paperbridge.ingest.pdfdoc import PageGlyphs, page_glyphs
 
-from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError
+__all__ = ["CitedPassage", "Highlight", "Mark", "SourceView", "find_passage", "locate", "text_context"]
 
-__all__ = ["CitedPassage", "SourceView", "find_passage", "source_view", "text_context"]
-
-log = logging.getLogger(__name__)
-
-_PASSAGE_FILL = (255, 221, 0, 90)  # translucent yellow over the whole passage
-_SENTENCE_FILL = (255, 120, 0, 110)  # stronger orange over the answering sentence
 _ANCHOR = 24  # normalized chars used as head/tail anchors when the whole passage is not found
+Box = tuple[float, float, float, float]  # left, top, right, bottom in points from the top-left
 
 
 class CitedPassage(Protocol):
@@ -52,134 +45,119 @@ class CitedPassage(Protocol):
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """Boxes to tint on a PDF page: ``role`` is "passage" or "sentence" (drawn more strongly)."""
+
+    role: str
+    boxes: tuple[Box, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A span ``[start, end)`` of :attr:`SourceView.text` to mark: "passage" or "sentence"."""
+
+    start: int
+    end: int
+    role: str
+
+
+@dataclass(frozen=True)
 class SourceView:
-    """A cited passage shown in place.
+    """A cited passage located in its source.
 
     Attributes:
-        kind: "pdf" (``image`` is set) or "text" (``html`` is set).
+        kind: "pdf" (draw ``pdf``'s page with ``highlights``) or "text" (show ``paragraphs``
+            of ``text`` with ``marks``).
         page: the 1-based page shown.
-        image: the PDF page with the passage highlighted, RGB.
-        html: surrounding paragraphs with ``<mark>`` around the passage (text files, and PDFs
-            whose file is gone: the stored page text stands in).
-        located: False when the passage could not be found on the page; the page is shown
-            without a highlight rather than with a wrong one.
+        located: False when the passage could not be found; the page is shown unmarked rather
+            than marked wrongly.
         note: a sentence for the reader when something is off (file moved, passage not found).
+        pdf: the PDF file to draw (kind "pdf").
+        page_size: the PDF page's (width, height) in points.
+        highlights: what to tint on the PDF page, passage first.
+        text: the stored page text (kind "text").
+        paragraphs: ``[start, end)`` of the paragraphs of ``text`` to show, in order.
+        marks: spans of ``text`` to mark; later ones (the sentence) sit inside earlier ones.
     """
 
     kind: str
     page: int
-    image: Image.Image | None
-    html: str
     located: bool
     note: str = ""
+    pdf: Path | None = None
+    page_size: tuple[float, float] = (0.0, 0.0)
+    highlights: tuple[Highlight, ...] = ()
+    text: str = ""
+    paragraphs: tuple[tuple[int, int], ...] = ()
+    marks: tuple[Mark, ...] = ()
 
 
-def source_view(
+def locate(
     cited: CitedPassage,
     page_text: str,
     *,
     sentence: tuple[int, int] | None = None,
-    scale: float = 2.0,
     context: int = 2,
     password: str | None = None,
 ) -> SourceView:
-    """Build the view of ``cited`` in its source.
+    """Find ``cited`` in its source.
 
     Args:
         cited: the passage (its ``source`` path, ``kind``, ``page``, ``text``, offsets).
-        page_text: the cleaned text of that page (``Library.page_text``), which ``start``/``end``
-            index into; used for text files and as a stand-in when a PDF has moved.
-        sentence: span in ``cited.text`` of the answering sentence, drawn more strongly.
-        scale: PDF render scale (1.0 = 72 dpi).
-        context: paragraphs shown before and after the passage for text files.
+        page_text: the cleaned text of that page (``PaperBridge.page_text``), which ``start``/
+            ``end`` index into; used for text files and when a PDF has moved.
+        sentence: span in ``cited.text`` of the answering sentence.
+        context: paragraphs shown before and after the passage in a text view.
         password: the PDF's user password, if it has one.
+
+    Raises:
+        EncryptedPDFError, CorruptFileError: the PDF cannot be opened.
     """
     path = Path(cited.source)
     if cited.kind == "pdf" and path.is_file():
-        image, located = render_pdf_page(
-            path, cited.page, cited.text, sentence=sentence, scale=scale, password=password
-        )
-        note = "" if located else "The passage could not be located on this page; showing the page."
-        return SourceView("pdf", cited.page, image, "", located, note)
-    note = ""
-    if cited.kind == "pdf":
-        note = f"{path} is no longer there: showing the text stored in the library."
-    body, located = text_context(
-        page_text, cited.start, cited.end, cited.text, sentence=sentence, context=context
-    )
-    return SourceView("text", cited.page, None, body, located, note)
+        glyphs = page_glyphs(path, cited.page, password)
+        highlights = pdf_highlights(glyphs, cited.text, sentence)
+        note = "" if highlights else "The passage could not be located on this page; showing the page."
+        size = (glyphs.width, glyphs.height)
+        return SourceView("pdf", cited.page, bool(highlights), note, path, size, highlights)
+    moved = cited.kind == "pdf"
+    note = f"{path} is no longer there: showing the text stored in the library." if moved else ""
+    shown, marks = text_context(page_text, cited.start, cited.end, cited.text, sentence=sentence,
+                                context=context)
+    return SourceView("text", cited.page, bool(marks), note, text=page_text, paragraphs=shown,
+                      marks=marks)
 
 
-def render_pdf_page(
-    path: Path,
-    page: int,
-    passage: str,
-    *,
-    sentence: tuple[int, int] | None = None,
-    scale: float = 2.0,
-    password: str | None = None,
-) -> tuple[Image.Image, bool]:
-    """Render ``page`` (1-based) of the PDF at ``path`` with ``passage`` highlighted.
-
-    Returns the RGB image and whether the passage was found on the page.
-    """
-    pdf = _open_pdf(path, password)
-    try:
-        if not 1 <= page <= len(pdf):
-            raise CorruptFileError(f"{path} has {len(pdf)} pages, not page {page}: re-add the file.")
-        pdf_page = pdf[page - 1]
-        image = pdf_page.render(scale=scale).to_pil().convert("RGB")
-        textpage = pdf_page.get_textpage()
-        chars = _page_chars(textpage)
-        span = find_passage(chars, passage)
-        if span is None:
-            return image, False
-        left, _, _, top = pdf_page.get_cropbox()
-
-        def to_pixels(box: tuple[float, float, float, float]) -> tuple[float, ...]:
-            x0, y0, x1, y1 = box
-            return (
-                (x0 - left) * scale,
-                (top - y1) * scale,
-                (x1 - left) * scale,
-                (top - y0) * scale,
-            )
-
-        spans = [(span, _PASSAGE_FILL)]
-        if sentence is not None:
-            inner = find_passage(chars[span[0] : span[1]], passage[sentence[0] : sentence[1]])
-            if inner is not None:
-                spans.append(((span[0] + inner[0], span[0] + inner[1]), _SENTENCE_FILL))
-        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-        draw = ImageDraw.Draw(overlay)
-        for (a, b), fill in spans:
-            for box in _line_boxes(textpage, chars, a, b):
-                draw.rectangle(to_pixels(box), fill=fill)
-        return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"), True
-    finally:
-        pdf.close()
+def pdf_highlights(
+    glyphs: PageGlyphs, passage: str, sentence: tuple[int, int] | None = None
+) -> tuple[Highlight, ...]:
+    """Boxes of ``passage`` (and of its answering ``sentence``) on a page; () when not found."""
+    span = find_passage(glyphs.chars, passage)
+    if span is None:
+        return ()
+    found = [Highlight("passage", line_boxes(glyphs, *span))]
+    if sentence is not None:
+        inner = find_passage(glyphs.chars[span[0] : span[1]], passage[sentence[0] : sentence[1]])
+        if inner is not None:
+            found.append(Highlight("sentence", line_boxes(glyphs, span[0] + inner[0], span[0] + inner[1])))
+    return tuple(found)
 
 
-def _open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
-    """Open a PDF, turning pdfium's errors into PaperBridge's."""
-    try:
-        return pdfium.PdfDocument(path, password=password)
-    except pdfium.PdfiumError as err:
-        if "password" in str(err).lower():
-            raise EncryptedPDFError(
-                f"{path} needs its password to be shown: pass the PDF's user password."
-            ) from err
-        raise CorruptFileError(f"{path} cannot be opened to show the page ({err}).") from err
-
-
-def _page_chars(textpage: pdfium.PdfTextPage) -> str:
-    """The page's characters, one per pdfium character index."""
-    count: int = textpage.count_chars()
-    text: str = textpage.get_text_range()
-    if len(text) == count:
-        return text
-    # Characters outside the BMP make the two counts differ: rebuild index by index.
-    return "".join(str(textpage.get_text_range(i, 1)) or " " for i in range(count))
+def line_boxes(glyphs: PageGlyphs, start: int, end: int) -> tuple[Box, ...]:
+    """Character boxes of ``glyphs.chars[start:end]`` merged into one rectangle per line run."""
+    lines: list[list[float]] = []
+    for box in glyphs.boxes[start:end]:
+        if box is None:
+            continue
+        x0, top, x1, bottom = box
+        last = lines[-1] if lines else None
+        same_line = last is not None and min(last[3], bottom) - max(last[1], top) > 0.5 * (bottom - top)
+        if last is not None and same_line and x0 >= last[0] - 1:
+            last[0], last[1] = min(last[0], x0), min(last[1], top)
+            last[2], last[3] = max(last[2], x1), max(last[3], bottom)
+        else:
+            lines.append([x0, top, x1, bottom])
+    return tuple((a, b, c, d) for a, b, c, d in lines)
 
 
 def _normalize(text: str) -> tuple[str, list[int]]:
@@ -226,6 +204,9 @@ def find_passage(haystack: str, needle: str) -> tuple[int, int] | None:
     return None
 
 
+_PUNCT = ".,;:!?)]}'\"(。，；：！？）】」』”’（【「『“‘、…"
+
+
 def _widen(haystack: str, needle: str, start: int, end: int) -> tuple[int, int]:
     """Take in the punctuation that opens or closes ``needle`` (dropped by normalizing)."""
     stripped = needle.strip()
@@ -236,30 +217,6 @@ def _widen(haystack: str, needle: str, start: int, end: int) -> tuple[int, int]:
     while trail and end < len(haystack) and haystack[end] in _PUNCT:
         end, trail = end + 1, trail - 1
     return start, end
-
-
-_PUNCT = ".,;:!?)]}'\"(。，；：！？）】」』”’（【「『“‘、…"
-
-
-def _line_boxes(
-    textpage: pdfium.PdfTextPage, chars: str, start: int, end: int
-) -> list[tuple[float, float, float, float]]:
-    """Character boxes of ``chars[start:end]`` merged into one rectangle per line run."""
-    lines: list[list[float]] = []
-    for i in range(start, end):
-        if chars[i].isspace():
-            continue
-        x0, y0, x1, y1 = textpage.get_charbox(i, loose=True)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        last = lines[-1] if lines else None
-        same_line = last is not None and min(last[3], y1) - max(last[1], y0) > 0.5 * (y1 - y0)
-        if last is not None and same_line and x0 >= last[0] - 1:
-            last[0], last[1] = min(last[0], x0), min(last[1], y0)
-            last[2], last[3] = max(last[2], x1), max(last[3], y1)
-        else:
-            lines.append([x0, y0, x1, y1])
-    return [(a, b, c, d) for a, b, c, d in lines]
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -273,29 +230,29 @@ def text_context(
     *,
     sentence: tuple[int, int] | None = None,
     context: int = 2,
-) -> tuple[str, bool]:
-    """The paragraphs around ``page_text[start:end]`` as HTML, the passage in ``<mark>``.
+) -> tuple[tuple[tuple[int, int], ...], tuple[Mark, ...]]:
+    """The paragraphs around ``page_text[start:end]`` and the marks to put on them.
 
     The offsets are checked against ``passage`` when given; if they do not point at it (the
     stored text changed), the passage is searched for instead. ``sentence`` (a span in the
-    passage) gets a stronger mark. Returns the HTML and whether the passage was located.
+    passage) gets a mark of its own. Returns the paragraph bounds to show and the marks; no
+    marks means the passage was not located (the first paragraphs are shown then).
     """
     span: tuple[int, int] | None = (start, end)
     if passage and not _same_text(page_text[start:end], passage):
         span = find_passage(page_text, passage)
-    if span is None or not 0 <= span[0] < span[1] <= len(page_text):
-        return _paragraphs_html(page_text, _paragraph_bounds(page_text)[: 2 * context + 1], []), False
-    a, b = span
-    marks = [(a, b, "pb-passage")]
-    if sentence is not None:
-        inner = find_passage(page_text[a:b], passage[sentence[0] : sentence[1]]) if passage else None
-        if inner is not None:
-            marks.append((a + inner[0], a + inner[1], "pb-sentence"))
     bounds = _paragraph_bounds(page_text)
+    if span is None or not 0 <= span[0] < span[1] <= len(page_text):
+        return tuple(bounds[: 2 * context + 1]), ()
+    a, b = span
+    marks = [Mark(a, b, "passage")]
+    if sentence is not None and passage:
+        inner = find_passage(page_text[a:b], passage[sentence[0] : sentence[1]])
+        if inner is not None:
+            marks.append(Mark(a + inner[0], a + inner[1], "sentence"))
     first = next(i for i, (_, e) in enumerate(bounds) if e > a)
     last = max(i for i, (s, _) in enumerate(bounds) if s < b)
-    shown = bounds[max(0, first - context) : last + context + 1]
-    return _paragraphs_html(page_text, shown, marks), True
+    return tuple(bounds[max(0, first - context) : last + context + 1]), tuple(marks)
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -312,18 +269,3 @@ def _paragraph_bounds(text: str) -> list[tuple[int, int]]:
     bounds.append((pos, len(text)))
     return bounds
 
-
-def _paragraphs_html(
-    text: str, bounds: Sequence[tuple[int, int]], marks: Sequence[tuple[int, int, str]]
-) -> str:
-    """Escape each paragraph of ``text`` and wrap the marked spans; later marks win."""
-    out: list[str] = []
-    for begin, finish in bounds:
-        cuts = sorted({begin, finish} | {min(max(x, begin), finish) for m in marks for x in m[:2]})
-        parts: list[str] = []
-        for lo, hi in zip(cuts, cuts[1:], strict=False):
-            piece = html.escape(text[lo:hi]).replace("\n", "<br>")
-            cls = next((c for s, e, c in reversed(marks) if s <= lo and hi <= e), None)
-            parts.append(f'<mark class="{cls}">{piece}</mark>' if cls else piece)
-        out.append("<p>" + "".join(parts) + "</p>")
-    return '<div class="pb-source">' + "\n".join(out) + "</div>"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,9 +29,12 @@ from tests.conftest import ROOT, SAMPLE
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Path]:
     """(fresh venv's bin folder, environment to run it in, the wheel)."""
     work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"  # a copy, so the build writes nothing into the working tree
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "artifacts", ".*cache", ".ci-library"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(work / "dist"), str(ROOT)],
+         "-w", str(work / "dist"), str(source)],
         check=True, capture_output=True, text=True,
     )
     wheel = next((work / "dist").glob("paperbridge-*.whl"))

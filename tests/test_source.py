@@ -1,4 +1,8 @@
-"""The source view: passages found and highlighted on real PDF pages and in real text files."""
+"""The source view: passages found and highlighted on real PDF pages and in real text files.
+
+Locating is the core's (paperbridge.qa.source); drawing the page and the HTML is the UI
+side's (paperbridge.render): each test goes through both, as the UI does.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import pypdf
 import pytest
 from PIL import Image
 
-from paperbridge.qa.source import find_passage, render_pdf_page, source_view, text_context
+from paperbridge import render
+from paperbridge.qa.source import SourceView, find_passage, locate, text_context
 from tests.conftest import SAMPLE
 
 
@@ -22,6 +27,26 @@ class _Cited:
     text: str
     start: int
     end: int
+
+
+def render_pdf_page(
+    path: Path, page: int, passage: str, *, sentence: tuple[int, int] | None = None, scale: float
+) -> tuple[Image.Image, bool]:
+    """The page as the UI draws it for a citation of ``passage``, and whether it was located."""
+    view = locate(_Cited(str(path), "pdf", page, passage, 0, len(passage)), "", sentence=sentence)
+    return render.page_image(view, scale=scale), view.located
+
+
+def source_view(cited: _Cited, page_text: str, **kwargs: object) -> tuple[SourceView, str]:
+    """The located view and the HTML the UI shows for a text view."""
+    view = locate(cited, page_text, **kwargs)  # type: ignore[arg-type]
+    return view, render.text_html(view) if view.kind == "text" else ""
+
+
+def text_html(page_text: str, start: int, end: int, passage: str, **kwargs: object) -> tuple[str, bool]:
+    shown, marks = text_context(page_text, start, end, passage, **kwargs)  # type: ignore[arg-type]
+    view = SourceView("text", 1, bool(marks), text=page_text, paragraphs=shown, marks=marks)
+    return render.text_html(view), view.located
 
 
 def _cleaned(text: str) -> str:
@@ -111,23 +136,23 @@ def test_text_file_view_shows_surrounding_paragraphs_with_the_passage_marked() -
     start = page_text.index("Abstract: Japan has integrated")
     end = page_text.index("\n", start)
     cited = _Cited(str(source), "text", 1, page_text[start:end], start, end)
-    view = source_view(cited, page_text, context=1, sentence=(0, 40))
-    assert view.kind == "text" and view.located and view.image is None
-    assert '<mark class="pb-sentence">Abstract: Japan has integrated' in view.html
-    assert '<mark class="pb-passage">' in view.html
-    assert "Research Report, No.267" in view.html  # the paragraph before
-    assert "Home &gt; Reports" not in view.html  # beyond one paragraph of context
+    view, html = source_view(cited, page_text, context=1, sentence=(0, 40))
+    assert view.kind == "text" and view.located and view.pdf is None
+    assert '<mark class="pb-sentence">Abstract: Japan has integrated' in html
+    assert '<mark class="pb-passage">' in html
+    assert "Research Report, No.267" in html  # the paragraph before
+    assert "Home &gt; Reports" not in html  # beyond one paragraph of context
 
 
 def test_text_view_finds_the_passage_when_offsets_are_stale() -> None:
     page_text = "First <b>para</b>.\n\nThe cited passage sits here.\n\nLast one."
-    html, located = text_context(page_text, 0, 5, "The cited passage sits here.", context=0)
+    html, located = text_html(page_text, 0, 5, "The cited passage sits here.", context=0)
     assert located
     assert html == (
         '<div class="pb-source"><p><mark class="pb-passage">The cited passage sits here.'
         "</mark></p></div>"
     )
-    escaped, _ = text_context(page_text, 0, 5, "First <b>para</b>.", context=0)
+    escaped, _ = text_html(page_text, 0, 5, "First <b>para</b>.", context=0)
     assert "&lt;b&gt;" in escaped and "<b>" not in escaped
 
 
@@ -135,6 +160,6 @@ def test_moved_pdf_falls_back_to_the_stored_text(tmp_path: Path) -> None:
     page_text = "Heading\n\nA passage from a PDF that was moved away."
     start = page_text.index("A passage")
     cited = _Cited(str(tmp_path / "gone.pdf"), "pdf", 3, page_text[start:], start, len(page_text))
-    view = source_view(cited, page_text)
+    view, _ = source_view(cited, page_text)
     assert view.kind == "text" and view.located and view.page == 3
     assert "no longer there" in view.note and "gone.pdf" in view.note
