@@ -25,6 +25,7 @@ _FUNCTION_WORDS = frozenset(
 _INNER_PUNCT = re.compile(r"[，。；,;]")
 _NO_SPACE_AFTER = "—–/([（《“‘"
 _NO_SPACE_BEFORE = ")]）》”’,.;:!?%，。；：！？、"
+_URL_END = re.compile(r"(?:https?://|www\.)\S*[/\-_.\w]$")
 _SUFFIX = 8  # characters of a masked running header that stay the same across sections
 
 
@@ -75,6 +76,8 @@ def join_lines(left: str, right: str, vocabulary: set[str]) -> str:
     """
     if not left or not right:
         return left or right
+    if _URL_END.search(left) and not right[0].isupper() and not right[0].isspace():
+        return left + right  # a URL broken over two lines
     hyphen = re.search(r"([A-Za-z]+)-$", left)
     if hyphen and right[0].islower():
         head = hyphen.group(1)
@@ -239,11 +242,12 @@ def drop_running_lines(pages: Sequence[Sequence[Line]], edge: int = 3) -> list[l
     kept_pages = [[line for line in page if line.text] for page in pages]
     threshold = max(2, len(pages) / 3)
     edges, suffixes, anywhere = _repeats(kept_pages, edge)
+    numbered = _page_number_lines(kept_pages)
     repeated = {key for key, n in edges.items() if n >= threshold and key}
     common_ends = {key for key, n in suffixes.items() if n >= threshold and key}
     banners = {key for key, n in anywhere.items() if n >= max(3, len(pages) / 2)}
     result = []
-    for kept in kept_pages:
+    for page_index, kept in enumerate(kept_pages):
         keep_edges = set(range(edge, max(edge, len(kept) - edge)))
         outer = {0, len(kept) - 1}
         result.append([
@@ -252,9 +256,35 @@ def drop_running_lines(pages: Sequence[Sequence[Line]], edge: int = 3) -> list[l
                 (i not in keep_edges and _running_key(line.text) in repeated)
                 or (i in outer and _suffix_key(line.text) in common_ends)
                 or _running_key(line.text) in banners
+                or (page_index, i) in numbered
             )
         ])
     return result
+
+
+_EDGE_NUMBER = re.compile(r"^(\d{1,4})\s+\S|\S\s+(\d{1,4})$")
+
+
+def _page_number_lines(pages: Sequence[Sequence[Line]]) -> set[tuple[int, int]]:
+    """(page, line) of first/last lines that carry the printed page number beside a title.
+
+    ``10 第一章: 简介`` and ``1.1: 历史回顾 11``: the number goes up with the page, so a
+    page's edge line whose number differs from a nearby page's by exactly their distance
+    is a running header or footer, whatever title it carries.
+    """
+    found: dict[tuple[int, int], int] = {}
+    for p, page in enumerate(pages):
+        for i in {0, len(page) - 1} if page else set():
+            match = _EDGE_NUMBER.search(page[i].text)
+            if match and len(page[i].text) <= 80:
+                found[(p, i)] = int(match.group(1) or match.group(2))
+    by_page: dict[int, list[int]] = {}
+    for (p, _), number in found.items():
+        by_page.setdefault(p, []).append(number)
+    return {
+        (p, i) for (p, i), n in found.items()
+        if any(n + d in by_page.get(p + d, []) or n - d in by_page.get(p - d, []) for d in (1, 2))
+    }
 
 
 def _repeats(

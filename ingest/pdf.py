@@ -29,13 +29,9 @@ from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError, NoTex
 from paperbridge.ingest.garble import is_garbled, repair_gbk_mojibake
 from paperbridge.ingest.lines import Line
 from paperbridge.ingest.paragraphs import (
-    Block,
-    build_blocks,
-    column_widths,
     drop_running_lines,
-    vocabulary_of,
 )
-from paperbridge.ingest.plausible import is_english_word, plausibility
+from paperbridge.ingest.plausible import is_common_english_word, plausibility
 from paperbridge.ingest.repair import repair_pdfium, repair_pypdf, strip_debris
 from paperbridge.ingest.text import clean_line
 
@@ -116,9 +112,9 @@ class PageText:
 
 def _candidates(pypdf_text: str, pdfium_text: str | None) -> list[tuple[str, str]]:
     """Each reader's text of one page with its known defects repaired, formula debris out."""
-    found = [("pypdf", repair_pypdf(pypdf_text, is_english_word))]
+    found = [("pypdf", repair_pypdf(pypdf_text, is_common_english_word))]
     if pdfium_text is not None:
-        found.append(("pdfium", repair_pdfium(pdfium_text)))
+        found.append(("pdfium", repair_pdfium(pdfium_text, is_common_english_word)))
     repaired = repair_gbk_mojibake(pypdf_text)
     if repaired is not None and repaired != pypdf_text:
         found.append(("pypdf-gbk", repaired))
@@ -129,8 +125,8 @@ def choose_page_text(pypdf_text: str, pdfium_text: str | None) -> PageText:
     """The most plausible reading of one page among pypdf's, pdfium's and undone mojibake.
 
     Readings within ``_TIE`` of each other in plausibility are equally good; pdfium's is
-    kept then (it keeps word spaces that pypdf loses or adds on positioned text). A page is "garbled" when even the best reading has enough
-    text to judge and reads as junk.
+    kept then (it keeps word spaces that pypdf loses or adds on positioned text). A page
+    is "garbled" when even the best reading has enough text to judge and reads as junk.
     """
     candidates = [(n, t) for n, t in _candidates(pypdf_text, pdfium_text) if t.strip()]
     if not candidates:

@@ -25,6 +25,7 @@ _WORD = re.compile(r"[A-Za-z]+")
 _SPACED_LETTERS = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){3,}[A-Za-z](?![A-Za-z])")
 _ESCAPE = re.compile(r"/[0-9{}()\[\],.;:=+\-]|/#[0-9A-F]{2}")
 _VOCABULARY_SIZE = 200_000
+_COMMON_SIZE = 40_000
 _GLUED = 12  # an unknown word this long is mostly several words without their spaces
 # Letters that belong in an English or Chinese paper: Latin, Greek (mathematics), Han.
 _OWN_SCRIPTS = ("LATIN", "GREEK", "CJK", "FULLWIDTH", "MATHEMATICAL", "DOUBLE-STRUCK", "SCRIPT")
@@ -55,6 +56,19 @@ def english_words() -> frozenset[str]:
     from wordfreq import top_n_list
 
     return frozenset(w for w in top_n_list("en", _VOCABULARY_SIZE) if w.isascii() and w.isalpha())
+
+
+@functools.cache
+def common_english_words() -> frozenset[str]:
+    """The most frequent English words (wordfreq): safe targets for joining split words."""
+    from wordfreq import top_n_list
+
+    return frozenset(w for w in top_n_list("en", _COMMON_SIZE) if w.isascii() and w.isalpha())
+
+
+def is_common_english_word(word: str) -> bool:
+    """True for a frequent English word (any case); misspellings such as "choosen" are not."""
+    return len(word) > 1 and word.lower() in common_english_words()
 
 
 def is_english_word(word: str) -> bool:

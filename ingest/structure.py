@@ -36,12 +36,14 @@ _ENDS_SPECIAL = re.compile(
     r"^(?:appendix|appendices|附录|supplementary|acknowledge?ments?|致谢|后记|index|索引)",
     re.IGNORECASE)
 _REFERENCE_LINE = re.compile(
-    r"^(?:\[\d{1,4}\]|\d{1,3}\.\s+[A-Z\u4e00-\u9fff]|[A-Z][A-Za-z'\-]+,\s+(?:[A-Z]\.|[A-Z][a-z]+))")
+    r"^(?:\[\d{1,4}\]|\d{1,3}\.\s+[A-Z\u4e00-\u9fff]|[A-Z][A-Za-z'\-]+,\s+(?:[A-Z]\.|[A-Z][a-z]+)"
+    r"|[A-Z][a-z'\-]+\s+[A-Z]{1,2}[,.]\s)")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d[a-z]?(?!\d)")
 # What the lines of a reference list carry besides their opening: years, venues, pages.
 _REFERENCE_TRAIT = re.compile(
     r"(?<!\d)(?:19|20)\d\d[a-z]?(?!\d)|arxiv|proceedings|proc\.|conference|journal|"
-    r"transactions|\bpp\.|\bvol\.|\bin:|et al\.|preprint|doi|https?://|出版社|学报|[\[［]\d+[\]］]",
+    r"transactions|\bpp\.|\bvol\.|\bin:|et al\.|preprint|doi|https?://|出版社|学报|[\[［]\d+[\]］]"
+    r"|(?:[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z'\-]+, ){2,}",
     re.IGNORECASE)
 # Text, then one page number (roman in front matter): "1.2 背景 5", "Introduction xi".
 _ENTRY_END = re.compile(r"[^\d\s,.%]\s*(?:\d{1,4}|[ivxlc]{1,6})\s*$", re.IGNORECASE)
@@ -57,7 +59,7 @@ _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
 _CHAPTER = re.compile(r"^(?:第\s*[一二三四五六七八九十百\d]{1,4}\s*[章部篇]|chapter\s+\d+|part\s+[ivx\d]+)",
                       re.IGNORECASE)
 _ZH_SECTION = re.compile(r"^第\s*[一二三四五六七八九十\d]{1,3}\s*节")
-_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?(?![\d.])\s*\S")
+_NUMBERED = re.compile(r"^([1-9]\d?(?:\.\d{1,2}){0,4})(?:\.\s*|\s+|(?=[\u4e00-\u9fff]))(?=\S)")
 _ZH_ORDINAL = re.compile(r"^[一二三四五六七八九十]{1,3}[、.．]")
 _ZH_PAREN_ORDINAL = re.compile(r"^[（(][一二三四五六七八九十]{1,3}[)）]")
 _ROMAN = re.compile(r"^[IVX]{1,4}\.\s")
@@ -97,7 +99,7 @@ class PageProfile:
     def continues(self, kind: str) -> bool:
         """True when this page goes on with a section of ``kind`` begun on an earlier page."""
         if kind == "references":
-            return self.references >= 0.15 or self.reference_traits >= 0.35
+            return self.references >= 0.1 or self.reference_traits >= 0.25
         return self.entries >= 0.3
 
 
@@ -202,23 +204,77 @@ def heading_level(text: str, depth: int, chapters: bool) -> int | None:
     return depth + 1
 
 
+_MATH = re.compile(r"[=+·×∑∫<>{}|^_∗]|\.{3}|…")
+_GLUED_NUMBER = re.compile(r"^\d+[A-Za-z\u4e00-\u9fff]")  # "6The weighting ...": a footnote
+_STRAY_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
+
+
+def section_title(text: str) -> bool:
+    """True for a heading that can name a section: words, not a formula, table row or footnote.
+
+    Heading detection on lines is generous (a short line without final punctuation); the
+    section path must not be, since it is shown with every citation.
+    """
+    if _GLUED_NUMBER.match(text) or _MATH.search(text) or text[0] in "—–-•·":
+        return False
+    body = _NUMBERED.sub("", text, count=1) if _NUMBERED.match(text) else text
+    if len(_STRAY_NUMBER.findall(body)) >= 2 or re.search(r"[.。!?！？]\s*\S", body):
+        return False
+    words, hanzi = len([w for w in latin_words(body) if len(w) >= 2]), cjk_count(body)
+    if words > 12 or hanzi > 24 or (words == 0 and hanzi < 2):
+        return False
+    return words + hanzi >= 2 or bool(special_kind(text))
+
+
 def sections(blocks: Sequence[Block]) -> list[str]:
-    """The section path of each block (``"6 循环神经网络 > 6.2 简单循环网络"``)."""
+    """The section path of each block (``"6 循环神经网络 > 6.2 简单循环网络"``).
+
+    Section numbers only go forward (a "2 ..." line inside chapter 6 is a formula's piece or
+    a list item, not a section), and in a document whose sections are numbered an
+    unnumbered heading names no section unless it is a named one (Abstract, References,
+    Appendix): there it is a figure label or a table header more often than not. The
+    table of contents names no section either.
+    """
+    titles = [b.kind == "heading" and section_title(b.text) for b in blocks]
+    numbered = sum(1 for b, ok in zip(blocks, titles, strict=True) if ok and _NUMBERED.match(b.text))
+    chapters = any(ok and _CHAPTER.match(b.text) for b, ok in zip(blocks, titles, strict=True))
+    ordinals = any(ok and _ZH_ORDINAL.match(b.text) for b, ok in zip(blocks, titles, strict=True))
     stack: list[tuple[int, str]] = []
-    chapters = any(b.kind == "heading" and _CHAPTER.match(b.text) for b in blocks)
-    numbered_depth = 0
+    depth, top = 0, 0
     paths = []
-    for block in blocks:
-        if block.kind == "heading":
-            level = heading_level(block.text, numbered_depth, chapters)
-            if level is not None:
-                while stack and stack[-1][0] >= level:
-                    stack.pop()
-                stack.append((level, _short(block.text)))
-                if _NUMBERED.match(block.text) or _CHAPTER.match(block.text) or level == 1:
-                    numbered_depth = level
+    for block, ok in zip(blocks, titles, strict=True):
+        level = _level(block.text, depth, chapters, numbered >= 3, top) if ok else None
+        if level is not None and ordinals and _NUMBERED.match(block.text):
+            level += 2  # "一、" > "（一）" > "1." > "1.1" in Chinese reports
+        if level is not None:
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, _short(block.text)))
+            match = _NUMBERED.match(block.text)
+            if match:
+                top = int(match.group(1).split(".")[0])
+            elif _ZH_ORDINAL.match(block.text) or _ZH_PAREN_ORDINAL.match(block.text):
+                top = 0  # "1." numbering starts again under each "一、" / "（一）"
+            if match or _CHAPTER.match(block.text) or level == 1:
+                depth = level
         paths.append(" > ".join(title for _, title in stack))
     return paths
+
+
+def _level(text: str, depth: int, chapters: bool, numbered: bool, top: int) -> int | None:
+    """The level of a heading in the section path, or None when it names no section."""
+    if special_kind(text) == "toc":
+        return None
+    match = _NUMBERED.match(text)
+    number = int(match.group(1).split(".")[0]) if match else 0
+    if match and (number < top or (top and number > top + 3)):
+        return None  # "2 ..." inside section 6, "16. The ..." after section 2
+    unnamed = not (match or _CHAPTER.match(text) or _ZH_SECTION.match(text) or _ZH_ORDINAL.match(text)
+                   or _ZH_PAREN_ORDINAL.match(text) or _ROMAN.match(text) or special_kind(text)
+                   or _ENDS_SPECIAL.match(text) or _LETTERED.match(text))
+    if unnamed and numbered:
+        return None
+    return heading_level(text, depth, chapters)
 
 
 def _short(text: str) -> str:

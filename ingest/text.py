@@ -26,6 +26,7 @@ _CJK_TEXT_CLASS = _CJK_CLASS + "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\u
 _SPACE_BETWEEN_CJK = re.compile(
     rf"(?<=[{_CJK_TEXT_CLASS}])[ \t\u00a0\u3000]+(?=[{_CJK_TEXT_CLASS}])"
 )
+_LONE_ACCENT = re.compile(r"[\u02c6-\u02dd\u00a8\u00af\u00b4\u00b8]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\u00ad]")
 
 
@@ -61,8 +62,12 @@ def remove_cjk_spaces(text: str) -> str:
 
 
 def clean_line(line: str) -> str:
-    """One extracted line in canonical form: normalized, CJK spaces removed, runs collapsed."""
-    line = remove_cjk_spaces(normalize_chars(line))
+    """One extracted line in canonical form: normalized, CJK spaces removed, runs collapsed.
+
+    Spacing accents that formulas leave behind on their own (the hat of ``ĥ`` set apart as
+    ``ˆ``) are dropped: they are no text.
+    """
+    line = remove_cjk_spaces(_LONE_ACCENT.sub("", normalize_chars(line)))
     return re.sub(r"[ \t\u00a0]{2,}", " ", line).strip()
 
 
