@@ -75,16 +75,20 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
 @main.command("passages")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--password", default=None, help="User password of encrypted PDFs.")
-def passages_command(files: tuple[Path, ...], password: str | None) -> None:
+@click.option("--stats", is_flag=True,
+              help="Per document: pages, the reader kept for each page, dropped pages, passages per kind.")
+def passages_command(files: tuple[Path, ...], password: str | None, stats: bool) -> None:
     """Print the passages each FILE yields, as JSONL, without touching the library.
 
     Folders are read recursively (PDF, .txt, .md). Warnings and failures go to stderr,
-    one line each naming the file; the exit code is 1 if any file failed.
+    one line each naming the file; the exit code is 1 if any file failed. With --stats,
+    a few lines per document say what ingestion did instead.
 
     \b
     Examples:
       paperbridge passages ingest/sample/papers/
       paperbridge passages paper.pdf --password secret | jq .text
+      paperbridge passages --stats book.pdf paper.pdf
     """
     import dataclasses
 
@@ -98,6 +102,9 @@ def passages_command(files: tuple[Path, ...], password: str | None) -> None:
             continue
         for warning in document.warnings:
             click.echo(f"warning: {plain(warning)}", err=True)
+        if stats:
+            click.echo(plain(document.stats(), keep_newlines=True))
+            continue
         for passage in document.passages:
             record = {"title": document.title, "source": document.source}
             record.update(dataclasses.asdict(passage))

@@ -123,3 +123,14 @@ def test_passages_command_goes_on_after_failures(shared_pdfs: Path, tmp_path: Pa
         ],
     )
     assert ok.exit_code == 0 and '"page": 1' in ok.stdout
+
+
+def test_passages_stats_says_what_ingestion_did(shared_pdfs: Path) -> None:
+    result = CliRunner().invoke(main, ["passages", "--stats", str(shared_pdfs / "zh_elegantpaper-cn.pdf"),
+                                       str(shared_pdfs / "zh_garbled_issue_566_test_1.pdf")])
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "zh_elegantpaper-cn.pdf: ElegantPaper" in out and "pages: 5" in out
+    assert re.search(r"read by: (pdfium|pypdf) 1", out) and "passages: " in out and "body " in out
+    assert "zh_garbled_issue_566_test_1.pdf" in out and "dropped: garbled 1" in out
+    assert '"text"' not in out  # stats instead of the passages
