@@ -160,7 +160,11 @@ def _upload(page: Any, pdf: Path) -> str:
     page.wait_for_function("() => document.querySelector('#pb-docs')?.innerText.includes('.txt')")
     page.set_input_files("#pb-upload input[type=file]", [str(pdf)])
     try:
-        page.wait_for_selector(f"#pb-upload >> text={pdf.name}", timeout=SLOW_MS)
+        page.wait_for_function(
+            "name => (document.querySelector('#pb-upload')?.innerText || '').includes(name)",
+            arg=pdf.name,
+            timeout=SLOW_MS,
+        )
     finally:
         _shot(page, f"upload_{pdf.stem}")
     page.click("#pb-add")
@@ -266,3 +270,44 @@ def test_fifty_concurrent_questions_are_all_answered_from_the_right_document(ser
     assert not wrong, wrong
     assert all(a["question"] == questions[qid] for qid, a in zip(ids, answers, strict=True))
     (ARTIFACTS / "concurrency.txt").write_text(f"50 questions, 50 threads: {elapsed:.1f} s\n")
+
+
+def test_enter_asks_shift_enter_breaks_the_line_and_the_quoted_citation_is_shown(page: Any) -> None:
+    box = page.locator("#pb-question textarea")
+    box.fill("What R&D intensity did Japan keep")
+    box.press("Shift+Enter")
+    box.type("between 2016 and 2021?")
+    assert box.input_value() == "What R&D intensity did Japan keep\nbetween 2016 and 2021?"
+    assert page.locator("#pb-cards .pb-card").count() == 0, "Shift+Enter must not send"
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#pb-cards .pb-card') !== null", timeout=SLOW_MS)
+    page.wait_for_function("() => (document.querySelector('#pb-source-caption')?.innerText || '') !== ''")
+    _shot(page, "07_enter_sends_quoted_source")
+    answer = page.inner_text("#pb-answer")
+    quoted = re.search(r"\[(\d+)\]", answer)
+    assert quoted, answer
+    assert f"[{quoted.group(1)}]" in page.inner_text("#pb-source-caption")
+    assert page.locator(".pb-rel").count() == page.locator(".pb-card").count()
+    assert "match" in page.inner_text('.pb-card[data-rank="1"] .pb-meta')
+
+
+def test_a_hostile_title_stays_text_and_loads_nothing(page: Any, tmp_path: Path) -> None:
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    hostile = tmp_path / "okapi_notes.md"
+    hostile.write_text(
+        "# Okapi [Click here to re-login](http://evil.example/phish) ![t](http://evil.example/track.png)\n\n"
+        "The Okapi system weighted query terms with the BM25 function of term frequency, document length "
+        "and inverse document frequency, and the runs at TREC-3 used it for every ranking.\n",
+        encoding="utf-8",
+    )
+    report = _upload(page, hostile)
+    _shot(page, "08_hostile_title_inert")
+    assert "Click here to re-login" in report and "added" in report
+    assert page.locator("#pb-report a").count() == 0
+    assert page.locator("#pb-report img").count() == 0
+    _ask(page, "Which weighting function did the Okapi system use at TREC-3?")
+    page.wait_for_function("() => (document.querySelector('#pb-source-caption')?.innerText || '') !== ''")
+    assert page.locator("#pb-source-caption a").count() == 0
+    assert page.locator("#pb-source-caption img, #pb-cards img").count() == 0
+    assert not [url for url in fetched if "evil.example" in url], fetched
