@@ -204,3 +204,108 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         row["RSS flat/HNSW MB"] = f"{build['flat_mb']:.0f}/{hnsw_mb}"
         rows.append(row)
     return rows
+
+
+# ---- tuning at one size: which index meets recall@10 >= 0.95 within 20 ms at 1M ----------
+#: Search breadths swept per index kind (efSearch for HNSW, nprobe for IVF).
+HNSW_EF = (256, 512, 1024, 2048)
+IVF_NPROBE = (16, 32, 64, 128, 256)
+
+
+def parse_ann_config(spec: str) -> dict[str, Any]:
+    """``hnsw:M:EF_CONSTRUCTION`` or ``ivf:NLIST`` as a dict (``label`` keeps the spec)."""
+    parts = spec.split(":")
+    if parts[0] == "hnsw" and len(parts) == 3:
+        return {"label": spec, "kind": "hnsw", "m": int(parts[1]), "ef_construction": int(parts[2])}
+    if parts[0] == "ivf" and len(parts) == 2:
+        return {"label": spec, "kind": "ivf", "nlist": int(parts[1])}
+    raise ValueError(f"ANN config {spec!r}: use hnsw:M:EF_CONSTRUCTION or ivf:NLIST")
+
+
+def build_ann(config: dict[str, Any], base: np.ndarray) -> Any:
+    """An HNSW or IVF-flat inner-product index over ``base`` (n, dim), built on every core."""
+    dim = base.shape[1]
+    if config["kind"] == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, config["m"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = config["ef_construction"]
+    else:
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, config["nlist"], faiss.METRIC_INNER_PRODUCT)
+        sample = base[np.random.default_rng(3).choice(len(base), min(len(base), 64 * config["nlist"]),
+                                                      replace=False)]
+        index.train(sample)
+    for lo in range(0, len(base), 100_000):
+        index.add(base[lo : lo + 100_000])
+    return index
+
+
+def _set_breadth(index: Any, kind: str, value: int) -> None:
+    if kind == "hnsw":
+        index.hnsw.efSearch = value
+    else:
+        index.nprobe = value
+
+
+def tune_one(
+    config: dict[str, Any], base: np.ndarray, queries: np.ndarray, truth: np.ndarray, n_latency: int
+) -> dict[str, Any]:
+    """Build one index; recall@10 and one-thread single-query latency at each search breadth."""
+    threads = faiss.omp_get_max_threads()
+    with watch_memory() as mem:
+        start = time.perf_counter()
+        index = build_ann(config, base)
+        build_s = time.perf_counter() - start
+    out: dict[str, Any] = {**config, "size": len(base), "build_s": build_s,
+                           "build_threads": threads, "rss_mb": mem.end_mb - mem.start_mb}
+    rows = []
+    faiss.omp_set_num_threads(1)  # as the library searches: one query, one thread
+    try:
+        for value in HNSW_EF if config["kind"] == "hnsw" else IVF_NPROBE:
+            _set_breadth(index, config["kind"], value)
+            _, found = index.search(queries, 10)
+            latency = single_query_latency(index, queries[:n_latency])
+            rows.append({"breadth": value, "recall_at_10": recall_at_k(found, truth), **latency})
+            log.info("%s %s=%d: %s", config["label"], "ef" if config["kind"] == "hnsw" else "nprobe",
+                     value, rows[-1])
+    finally:
+        faiss.omp_set_num_threads(threads)
+    out["search"] = rows
+    return out
+
+
+def tune(
+    kind: str, dim: int, size: int, configs: Sequence[str], *, n_queries: int = 300,
+    n_latency: int = 200, on_config: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Each ANN config built over the same ``size`` vectors and measured against exact search."""
+    base, queries = make_data(kind, size, dim, n_queries)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(base)
+    _, truth = flat.search(queries, 10)
+    del flat
+    results = []
+    for spec in configs:
+        result = {"data": kind, "dim": dim, **tune_one(parse_ann_config(spec), base, queries, truth,
+                                                       n_latency)}
+        results.append(result)
+        if on_config is not None:
+            on_config(result)
+    return results
+
+
+def tune_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table row per search breadth of a tuned config."""
+    return [
+        {
+            "config": result["label"],
+            "n": result["size"],
+            "breadth": r["breadth"],
+            "recall@10": r["recall_at_10"],
+            "p50 ms": r["p50_ms"],
+            "p95 ms": r["p95_ms"],
+            "CPU p50 ms": r["cpu_p50_ms"],
+            "build s": result["build_s"],
+            "RSS MB": result["rss_mb"],
+        }
+        for r in result["search"]
+    ]

@@ -24,7 +24,8 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+#: Where results are written; PAPERBRIDGE_BENCH_RESULTS sends a trial run elsewhere.
+RESULTS = Path(os.environ.get("PAPERBRIDGE_BENCH_RESULTS", ROOT / "bench" / "results"))
 SHARED = ROOT.parent / "shared"
 XQUAD = SHARED / "data" / "xquad"
 SAMPLE = ROOT / "ingest" / "sample" / "papers"

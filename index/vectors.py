@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +28,37 @@ import numpy as np
 _log = logging.getLogger(__name__)
 
 # A question is one vector: FAISS searches it fastest on one thread, and its OpenMP pool
-# then does not fight torch's (which has just encoded the question) for the two cores:
-# measured at 100k passages, retrieval p50 139 ms with FAISS on 2 threads, 48 ms on 1.
-# Building an HNSW index is parallel work, so writers use every core (_all_cores).
-_CORES = os.cpu_count() or 1
-faiss.omp_set_num_threads(1)
+# then does not fight torch's or onnxruntime's (which have just encoded the question) for
+# the two cores: measured at 100k passages, retrieval p50 139 ms with FAISS on 2 threads,
+# 48 ms on 1. Building an HNSW index is parallel work, so writes use every core.
+# OpenMP's thread count (nthreads-var) belongs to the calling thread, so setting it around
+# one call changes nothing for the process's other threads.
+SEARCH_THREADS = 1
 
 
 @contextlib.contextmanager
-def _all_cores() -> Iterator[None]:
-    faiss.omp_set_num_threads(_CORES)
+def _omp_threads(n: int | None) -> Iterator[None]:
+    """FAISS calls inside run on ``n`` OpenMP threads (None: as many as the thread has)."""
+    before = faiss.omp_get_max_threads()
+    if n is None or n == before:
+        yield
+        return
+    faiss.omp_set_num_threads(n)
     try:
         yield
     finally:
-        faiss.omp_set_num_threads(1)
+        faiss.omp_set_num_threads(before)
+
+
+def default_ef_construction(hnsw_m: int) -> int:
+    """HNSW build breadth: how hard the graph looks for each new vector's neighbours."""
+    return max(40, 2 * hnsw_m)
+
+
+def build_threads() -> int:
+    """Threads for building an index: every core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
 
 #: Below this many candidate passages a doc_ids-filtered search scores them directly (exact).
 _BRUTE_FORCE_MAX = 50_000
@@ -67,11 +84,16 @@ def _all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
 class VectorIndex:
     """The vectors of one encoder, split by passage language."""
 
-    def __init__(self, dim: int, *, ann_threshold: int, hnsw_m: int, ef_search: int) -> None:
+    def __init__(self, dim: int, *, ann_threshold: int, hnsw_m: int, ef_search: int,
+                 ef_construction: int | None = None, search_threads: int = SEARCH_THREADS,
+                 write_threads: int | None = None) -> None:
         self.dim = dim
         self.ann_threshold = ann_threshold
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
+        self.ef_construction = ef_construction or default_ef_construction(hnsw_m)
+        self.search_threads = search_threads
+        self.write_threads = write_threads or build_threads()
         self.by_lang: dict[str, Any] = {}
 
     # ---- building -----------------------------------------------------------------------
@@ -79,7 +101,7 @@ class VectorIndex:
         base: Any
         if size > self.ann_threshold:
             base = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            base.hnsw.efConstruction = max(40, 2 * self.hnsw_m)
+            base.hnsw.efConstruction = self.ef_construction
             base.hnsw.efSearch = self.ef_search
         else:
             base = faiss.IndexFlatIP(self.dim)
@@ -93,7 +115,7 @@ class VectorIndex:
         """
         if not len(ids):
             return
-        with _all_cores():
+        with _omp_threads(self.write_threads):
             self._add(lang, ids, vectors)
 
     def _add(self, lang: str, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -121,7 +143,7 @@ class VectorIndex:
                 all_ids, vecs = _all_vectors(index)
                 keep = ~np.isin(all_ids, gone)
                 rebuilt = self._new_index(int(keep.sum()))
-                with _all_cores():
+                with _omp_threads(self.write_threads):
                     rebuilt.add_with_ids(vecs[keep], all_ids[keep])
                 self.by_lang[lang] = rebuilt
             else:
@@ -144,10 +166,12 @@ class VectorIndex:
 
     @classmethod
     def load(
-        cls, folder: Path, dim: int, *, ann_threshold: int, hnsw_m: int, ef_search: int
+        cls, folder: Path, dim: int, *, ann_threshold: int, hnsw_m: int, ef_search: int,
+        ef_construction: int | None = None,
     ) -> VectorIndex:
         """Read the indexes written by :meth:`save`."""
-        vi = cls(dim, ann_threshold=ann_threshold, hnsw_m=hnsw_m, ef_search=ef_search)
+        vi = cls(dim, ann_threshold=ann_threshold, hnsw_m=hnsw_m, ef_search=ef_search,
+                 ef_construction=ef_construction)
         for path in sorted(folder.glob("*.faiss")) if folder.is_dir() else []:
             index = faiss.read_index(str(path))
             if _is_hnsw(index):
@@ -180,6 +204,13 @@ class VectorIndex:
         """
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
         langs = [lang] if lang is not None else list(self.by_lang)
+        with _omp_threads(self.search_threads):
+            hits = self._search_langs(q, k, langs, candidates)
+        hits.sort(key=lambda h: -h[1])
+        return hits[:k]
+
+    def _search_langs(self, q: np.ndarray, k: int, langs: Sequence[str],
+                      candidates: Mapping[str, np.ndarray] | None) -> list[tuple[int, float]]:
         hits: list[tuple[int, float]] = []
         for lg in langs:
             index = self.by_lang.get(lg)
@@ -189,8 +220,7 @@ class VectorIndex:
                 hits += self._search_one(index, q, k)
             elif len(cand := candidates.get(lg, np.zeros(0, np.int64))):
                 hits += self._search_among(index, q, k, cand)
-        hits.sort(key=lambda h: -h[1])
-        return hits[:k]
+        return hits
 
     def _search_one(self, index: Any, q: np.ndarray, k: int) -> list[tuple[int, float]]:
         if _is_hnsw(index):

