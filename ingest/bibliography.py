@@ -56,6 +56,8 @@ _EN_NAME = re.compile(
     r"(?:\s+[A-Z][a-z'’]+(?:-[A-Z]?[a-z'’]+)?){0,2}$")
 _NAME_RUN = re.compile(
     r"(?:[A-Z]\.?\s+){1,3}[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?|[A-Z][a-z'’]+\s+[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?")
+_FOOTNOTE_MARK = re.compile(r"(?<=[\u4e00-\u9fff）)])[*∗†‡\d]{1,2}$")  # "…的介绍1"
+_CONTACT = re.compile(r"<?[\w.+-]+@[\w.-]+>?|\S*https?://\S*")
 _ZH_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _ORG = re.compile(r"(?:研究院|研究所|大学|学院|中心|实验室|委员会|协会|公司|集团|院|部|局)$")
 
@@ -97,12 +99,27 @@ def title_like(text: str) -> bool:
     return len(words) >= 2 and capitalised >= 0.6 * len(words) and len(words) <= 30
 
 
+def _set_as_title(text: str) -> bool:
+    """Text in the page's largest font that can be its title (the size already says a lot).
+
+    Any case will do ("Camlidl user's manual", "Libtasn1"); navigation, labels, list items,
+    banners and number-heavy lines will not.
+    """
+    if _NAVIGATION.search(text) or L.is_label(text.strip()) or len(text) > 200 or _BANNER.search(text):
+        return False
+    if L.is_bullet(text) or L.is_noise(text):
+        return False
+    if sum(c.isdigit() for c in text) > 0.2 * len(text.replace(" ", "")):
+        return False
+    return cjk_count(text) >= 2 or any(len(w) >= 4 for w in latin_words(text))
+
+
 def _from_fonts(largest: Sequence[Sequence[str]], first_lines: Sequence[str]) -> str | None:
     """The title as set in the largest font, completed from the page's line that holds it."""
     for group in largest:
         parts = [t for t in group if not _STAMP.search(t) and not _BANNER.search(t)]
         text = " ".join(parts).strip()
-        if not text or not title_like(text):
+        if not text or not _set_as_title(text):
             continue
         return _full_line(text, first_lines)
     return None
@@ -145,7 +162,7 @@ def choose_title(
     """
     title = _meaningful_title(metadata_title, path) or _from_fonts(largest, first_lines)
     if title:
-        return title
+        return _FOOTNOTE_MARK.sub("", title)
     for block in blocks[:12]:
         text = _TAG.sub("", block.text)
         if block.kind == "heading" and text and title_like(text) and not _same_name(text, path):
@@ -183,7 +200,7 @@ def choose_year(first_lines: Sequence[str]) -> int | None:
 
 def choose_authors(metadata_author: str | None, first_lines: Sequence[str], title: str) -> tuple[str, ...]:
     """Authors from the metadata if it names people, else from the lines under the title."""
-    meta = _split_names(metadata_author or "")
+    meta = _split_names(_CONTACT.sub(" ", metadata_author or ""))
     if meta and not any(_GENERIC_AUTHOR.match(m) for m in meta):
         return tuple(meta)
     start = _after_title(first_lines, title)
@@ -216,7 +233,8 @@ def _split_names(text: str) -> list[str]:
 def _names_in(line: str) -> list[str]:
     """The personal names (or one institution) a line lists, or [] if it is not such a line."""
     labelled = _AUTHOR_LABEL.match(line)
-    text = _NAME_MARKS.sub(" ", line[labelled.end():] if labelled else line).strip()
+    text = _NAME_MARKS.sub(" ", line[labelled.end():] if labelled else line)
+    text = _CONTACT.sub(" ", text).strip()
     if not text or L.ends_sentence(text) and not labelled:
         return []
     if cjk_count(text):

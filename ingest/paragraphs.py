@@ -26,6 +26,7 @@ _INNER_PUNCT = re.compile(r"[，。；,;]")
 _NO_SPACE_AFTER = "—–/([（《“‘"
 _NO_SPACE_BEFORE = ")]）》”’,.;:!?%，。；：！？、"
 _URL_END = re.compile(r"(?:https?://|www\.)\S*[/\-_.\w]$")
+_RUN = 3  # short lines in a row that are a list rather than titles
 _SUFFIX = 8  # characters of a masked running header that stay the same across sections
 
 
@@ -203,10 +204,74 @@ def build_blocks(lines: Sequence[Line], widths: _Widths, vocabulary: set[str]) -
     A paragraph that runs over a page break belongs to the page it starts on.
     """
     builder = _Builder(widths, vocabulary)
+    rows: list[Line] = []
     for line in lines:
+        if is_table_row(line) and (not rows or rows[-1].page == line.page):
+            rows.append(line)
+            continue
+        _close_table(builder, rows)
         builder.add(line)
+    _close_table(builder, rows)
     builder.flush()
-    return builder.blocks
+    return _merge_short_runs(builder.blocks)
+
+
+def _merge_short_runs(blocks: list[Block]) -> list[Block]:
+    """Three or more short lines in a row taken for titles are a list, code or a table.
+
+    A short line without final punctuation reads as a title on its own, but real titles
+    do not come three in a row; such a run (none of them a numbered or named heading) is
+    one block of lines, so that its text is a passage and not lost between headings.
+    """
+    out: list[Block] = []
+    run: list[Block] = []
+
+    def close() -> None:
+        if len(run) >= _RUN:
+            out.append(Block("\n".join(b.text for b in run), "body", run[0].page))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for block in blocks:
+        if block.kind == "heading" and not L.is_heading(block.text) and (
+            not run or run[-1].page == block.page
+        ):
+            run.append(block)
+            continue
+        close()
+        out.append(block)
+    close()
+    return out
+
+
+_CELL = re.compile(r"[-+±]?\(?\d[\d,.]*\)?(?:[A-Za-z%]{1,2})?[*†‡]*|[-–—✓✗×]")
+
+
+def is_table_row(line: Line) -> bool:
+    """A printed table row: three cells or more, most of them numbers (or dashes).
+
+    ``MMLU (EM) 78.2 80.6 85.3 88.6``, ``Activated Params 21B 21B 72B 405B - - 37B``. A
+    dated line or a sentence with a few numbers has too many words for it.
+    """
+    if line.entry or L.ends_sentence(line.text) or _INNER_PUNCT.search(line.text):
+        return False
+    cells = line.text.split()
+    numbers = sum(1 for c in cells if _CELL.fullmatch(c))
+    words = [c for c in cells if not _CELL.fullmatch(c)]
+    short = sum(display_width(w) for w in words) <= 16 * max(1, len(words))
+    return len(cells) >= 3 and numbers >= 2 and numbers >= 0.4 * len(cells) and short
+
+
+def _close_table(builder: _Builder, rows: list[Line]) -> None:
+    """Rows in a row become one table block (a row alone is just a line)."""
+    if len(rows) >= 2:
+        builder.flush()
+        builder.blocks.append(Block("\n".join(r.text for r in rows), "table", rows[0].page))
+    else:
+        for row in rows:
+            builder.add(row)
+    rows.clear()
 
 
 def _running_key(text: str) -> str:

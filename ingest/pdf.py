@@ -31,7 +31,12 @@ from paperbridge.ingest.lines import Line
 from paperbridge.ingest.paragraphs import (
     drop_running_lines,
 )
-from paperbridge.ingest.plausible import is_common_english_word, plausibility
+from paperbridge.ingest.plausible import (
+    Plausibility,
+    drop_stray_letters,
+    is_common_english_word,
+    plausibility,
+)
 from paperbridge.ingest.repair import repair_pdfium, repair_pypdf, strip_debris
 from paperbridge.ingest.text import clean_line
 
@@ -40,8 +45,8 @@ log = logging.getLogger(__name__)
 # Dot leaders of a table of contents ("原则 …………… 1", "Intro ........ 3").
 _LEADERS = re.compile(r"(?:\s*[.…·]){4,}\s*")
 _TIE = 0.02  # plausibility scores this close are the same
-_PLAUSIBLE = 0.5  # below this share of good evidence a reading is junk ...
-_MIN_EVIDENCE = 8  # ... when there are this many words / ideographs to judge
+_MIN_EVIDENCE = 8  # rare ideographs / foreign letters that can make a page junk
+_NO_WORDS = 0.25  # a page where fewer than a quarter of the words are words is junk too
 
 
 def open_pdf(path: Path, data: bytes, password: str | None) -> pypdf.PdfReader:
@@ -135,9 +140,21 @@ def choose_page_text(pypdf_text: str, pdfium_text: str | None) -> PageText:
     best = max(p.score for p, _, _ in scored)
     ties = [s for s in scored if s[0].score >= best - _TIE]
     verdict, name, text = next((s for s in ties if s[1] == "pdfium"), ties[0])
-    if is_garbled(text) or (verdict.evidence >= _MIN_EVIDENCE and verdict.score < _PLAUSIBLE):
+    if is_garbled(text) or _junk(verdict):
         return PageText("", name, "garbled", verdict.score)
-    return PageText(text, name, "", verdict.score)
+    return PageText(drop_stray_letters(text), name, "", verdict.score)
+
+
+def _junk(verdict: Plausibility) -> bool:
+    """True when the best reading is junk: its characters say so, or almost no word is one.
+
+    Unknown words alone do not make junk (a page of code, an index of macro names);
+    rare ideographs and letters of other scripts do, and so does a page of words that
+    are almost all unknown (a font whose map shifts the Latin letters).
+    """
+    if verdict.script_bad >= _MIN_EVIDENCE and verdict.script_bad >= verdict.good:
+        return True  # more rare ideographs and foreign letters than words and hanzi
+    return verdict.evidence >= 3 * _MIN_EVIDENCE and verdict.score < _NO_WORDS
 
 
 def read_pages(path: Path, data: bytes, password: str | None) -> tuple[list[PageText], list[str]]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from paperbridge.ingest.text import is_cjk
 
 _WORD = re.compile(r"[A-Za-z]+")
+_TOKEN = re.compile(r"\S+")
 _SPACED_LETTERS = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){3,}[A-Za-z](?![A-Za-z])")
 _ESCAPE = re.compile(r"/[0-9{}()\[\],.;:=+\-]|/#[0-9A-F]{2}")
 _VOCABULARY_SIZE = 200_000
@@ -37,6 +38,9 @@ class Plausibility:
 
     good: float
     bad: float
+    script_good: float = 0.0  # of which: common ideographs
+    script_bad: float = 0.0  # of which: rare ideographs and letters of other scripts; a
+    # broken font map shows here, while unknown words alone may be code or an index
 
     @property
     def score(self) -> float:
@@ -98,8 +102,8 @@ def is_common_hanzi(char: str) -> bool:
 def _foreign(char: str) -> bool:
     """A letter or sign of a script that an English or Chinese paper does not use."""
     code = ord(char)
-    if code < 0x250 or is_cjk(char):
-        return False
+    if code < 0x250 or is_cjk(char) or 0x2100 <= code <= 0x214F:
+        return False  # Latin, Han, letterlike symbols of mathematics (ℎ, ℓ, ℝ)
     if 0x3100 <= code <= 0x312F or 0x2D30 <= code <= 0x2DFF or 0x2E00 <= code <= 0x2E7F:
         return True  # Bopomofo, Tifinagh / Ethiopic extended, supplemental punctuation
     if not char.isalpha():
@@ -116,17 +120,11 @@ def plausibility(text: str) -> Plausibility:
     slash escapes. Capitalised unknown words (names, acronyms) count neither way.
     """
     good = bad = 0.0
+    script_good, script_bad = _script_evidence(text)
     spaced = _SPACED_LETTERS.findall(text)
     bad += sum(len(run.replace(" ", "")) for run in spaced)  # "d o c u m e n t": lost spacing
     text = _SPACED_LETTERS.sub(" ", text)
-    for char in text:
-        if is_cjk(char):
-            if is_common_hanzi(char):
-                good += 1
-            else:
-                bad += 1
-        elif _foreign(char):
-            bad += 1
+    good, bad = good + script_good, bad + script_bad
     for word in _WORD.findall(text):
         if is_english_word(word):
             good += 1
@@ -135,4 +133,46 @@ def plausibility(text: str) -> Plausibility:
         elif word.islower() or (len(word) >= _GLUED and not word.isupper()):
             bad += 1  # a fragment, or words glued together ("orbyanymeans", "OxfordEnglishDict")
     bad += len(_ESCAPE.findall(text))
-    return Plausibility(good, bad)
+    return Plausibility(good, bad, script_good, script_bad)
+
+
+def _script_evidence(text: str) -> tuple[float, float]:
+    """(common ideographs, rare ideographs + letters of other scripts) in ``text``."""
+    good = bad = 0.0
+    for char in text:
+        if is_cjk(char):
+            if is_common_hanzi(char):
+                good += 1
+            else:
+                bad += 1
+        elif _foreign(char):
+            bad += 1
+    return good, bad
+
+
+def _script(char: str) -> str:
+    """The first word of a character's Unicode name: its script, roughly ("HANGUL", "ARMENIAN")."""
+    return unicodedata.name(char, "?").split(" ", 1)[0]
+
+
+def drop_stray_letters(text: str) -> str:
+    """Remove letters of other scripts that sit in a token of mixed scripts (a font's junk).
+
+    ``ͩNjƂֻ뻭`` mixes Greek marks, Hebrew points and Hangul: no writing system does that,
+    a broken glyph map does. A run of one foreign script (a Russian name, a Korean
+    title) is kept.
+    """
+    if text.isascii():
+        return text
+
+    def clean(match: re.Match[str]) -> str:
+        token = match.group()
+        foreign = [c for c in token if _foreign(c) or unicodedata.combining(c)]
+        if not foreign:
+            return token
+        scripts = {_script(c) for c in token if c.isalpha() or unicodedata.combining(c)}
+        if len(scripts) <= 1:
+            return token
+        return "".join(c for c in token if not (_foreign(c) or unicodedata.combining(c)))
+
+    return _TOKEN.sub(clean, text)

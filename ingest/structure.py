@@ -157,9 +157,24 @@ def classify(blocks: Sequence[Block], profiles: Sequence[PageProfile]) -> list[B
             out.append(replace(block, kind="toc") if (mode == "toc" or standalone == "toc")
                        and not found else block)
             continue
-        kind = mode or standalone or _block_kind(block, page, len(profiles))
+        kind = mode or _standalone_at(standalone, page, len(profiles))
+        if kind in ("toc", "index") and _prose(block.text):
+            kind = None  # an abstract on the page of a short table of contents
+        kind = kind or _block_kind(block, page, len(profiles))
         out.append(replace(block, kind=kind) if kind != block.kind else block)
     return out
+
+
+def _standalone_at(kind: str | None, page: int, pages: int) -> str | None:
+    """Entries ending in page numbers near the end of a document are its index, not a TOC."""
+    if kind == "toc" and pages >= 5 and page >= 0.7 * pages:
+        return "index"
+    return kind
+
+
+def _prose(text: str) -> bool:
+    """Running sentences (two or more), not a list of entries."""
+    return len(text) >= 80 and len(re.findall(r"[。！？]|[a-z)][.!?](?:\s|$)", text)) >= 2
 
 
 def _block_kind(block: Block, page: int, pages: int) -> str:
