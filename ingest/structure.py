@@ -53,8 +53,8 @@ _BOILERPLATE = re.compile(
     r"^(?:©|copyright\b|\(c\)\s*\d{4})|仅供.{0,6}(?:学习|参考|使用)",
     re.IGNORECASE)
 _CODE_TOKEN = re.compile(
-    r"\\[A-Za-z]+|[{};]|==|!=|<-|->|=>|%>%|::|\b(?:def|return|import|function|var|let|const|"
-    r"#include|printf|begin|end)\b")
+    r"\\[A-Za-z]+|[{}]|;\s*$|\);|==|!=|<-|->|=>|%>%|::|\b(?:def|return|import|function|var|let|"
+    r"const|#include|printf)\b", re.MULTILINE)
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
 _CHAPTER = re.compile(r"^(?:第\s*[一二三四五六七八九十百\d]{1,4}\s*[章部篇]|chapter\s+\d+|part\s+[ivx\d]+)",
                       re.IGNORECASE)

@@ -105,3 +105,20 @@ def test_library_of_the_old_schema_is_refused_then_rebuilt(tmp_path: Path) -> No
     lib = Library.open(tmp_path / "lib", encoders=[HashEncoder(32)])
     [passage] = lib.passages(lib.passage_ids())
     assert passage.text.startswith("The BM25 weight") and passage.passage_kind == "body"
+
+
+def test_library_keeps_what_ingestion_reported(tmp_path: Path) -> None:
+    from tests.conftest import SHARED_PDFS
+
+    if not SHARED_PDFS.is_dir():
+        pytest.skip(f"{SHARED_PDFS} not found")
+    lib = Library.open(tmp_path / "lib", create=True, encoders=[HashEncoder(32)])
+    lib.add([SHARED_PDFS / "zh_elegantpaper-cn.pdf"])
+    [info] = Library.open(tmp_path / "lib", encoders=[HashEncoder(32)]).documents()
+    assert info.title.startswith("ElegantPaper") and info.year == 2019
+    assert info.report.pages == 5 and len(info.report.extractors) == 5
+    assert sum(info.report.kinds.values()) == info.passages and info.report.kinds["body"] > 10
+    lib = Library.open(tmp_path / "lib", encoders=[HashEncoder(32)])
+    body = lib.passages(lib._state.store.passage_ids(kinds=["body"]))  # type: ignore[union-attr]
+    assert body and all(p.passage_kind == "body" for p in body)
+    assert any(p.section.startswith("1 模板介绍") for p in body)
