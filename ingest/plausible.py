@@ -23,6 +23,7 @@ from paperbridge.ingest.text import is_cjk
 
 _WORD = re.compile(r"[A-Za-z]+")
 _TOKEN = re.compile(r"\S+")
+_MACRO = re.compile(r"\\[A-Za-z@_:]+")
 _SPACED_LETTERS = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){3,}[A-Za-z](?![A-Za-z])")
 _ESCAPE = re.compile(r"/[0-9{}()\[\],.;:=+\-]|/#[0-9A-F]{2}")
 _VOCABULARY_SIZE = 200_000
@@ -123,7 +124,7 @@ def plausibility(text: str) -> Plausibility:
     script_good, script_bad = _script_evidence(text)
     spaced = _SPACED_LETTERS.findall(text)
     bad += sum(len(run.replace(" ", "")) for run in spaced)  # "d o c u m e n t": lost spacing
-    text = _SPACED_LETTERS.sub(" ", text)
+    text = _MACRO.sub(" ", _SPACED_LETTERS.sub(" ", text))  # \section is code, no evidence
     good, bad = good + script_good, bad + script_bad
     for word in _WORD.findall(text):
         if is_english_word(word):
