@@ -57,6 +57,7 @@ _EN_NAME = re.compile(
 _NAME_RUN = re.compile(
     r"(?:[A-Z]\.?\s+){1,3}[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?|[A-Z][a-z'’]+\s+[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?")
 _FOOTNOTE_MARK = re.compile(r"(?<=[\u4e00-\u9fff）)])[*∗†‡\d]{1,2}$")  # "…的介绍1"
+_BYLINE = re.compile(r"\s*(?:编写|编著|著|主编|译|编|撰)$")
 _CONTACT = re.compile(r"<?[\w.+-]+@[\w.-]+>?|\S*https?://\S*")
 _ZH_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _ORG = re.compile(r"(?:研究院|研究所|大学|学院|中心|实验室|委员会|协会|公司|集团|院|部|局)$")
@@ -109,7 +110,7 @@ def _set_as_title(text: str) -> bool:
         return False
     if L.is_bullet(text) or L.is_noise(text):
         return False
-    if sum(c.isdigit() for c in text) > 0.2 * len(text.replace(" ", "")):
+    if sum(c.isdigit() for c in text) > 0.4 * len(text.replace(" ", "")):
         return False
     return cjk_count(text) >= 2 or any(len(w) >= 4 for w in latin_words(text))
 
@@ -119,8 +120,8 @@ def _from_fonts(largest: Sequence[Sequence[str]], first_lines: Sequence[str]) ->
     for group in largest:
         parts = [t for t in group if not _STAMP.search(t) and not _BANNER.search(t)]
         text = " ".join(parts).strip()
-        if not text or not _set_as_title(text):
-            continue
+        if not text or not _set_as_title(text) or _names_in(_BYLINE.sub("", text)):
+            continue  # a byline set large ("Karl Berry 编写") is no title
         return _full_line(text, first_lines)
     return None
 
