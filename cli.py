@@ -68,6 +68,10 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
     if not verbose:  # pypdf warns about every repair it makes; our own messages say what matters
         logging.getLogger("pypdf").setLevel(logging.ERROR)
+    from paperbridge.index.runtime import cache_from_env, configure_process
+
+    # The edge decides for the process: the model cache from PAPERBRIDGE_CACHE, offline hub.
+    configure_process(cache=cache_from_env(os.environ), offline=True)
     ctx.obj = library
 
 
@@ -275,6 +279,41 @@ def rebuild(library: Path, models: tuple[str, ...]) -> None:
     click.echo(f"Rebuilt {len(report.added)} documents ({report.embedded} passages embedded "
                f"with {', '.join(bridge.models)}) in {library}")
 
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Repair what can be repaired without losing a document.")
+@click.option("--rollback", is_flag=True,
+              help="With --repair: go back to the last complete version if the current one's "
+                   "database is damaged (loses the changes made since).")
+@click.option("--full", is_flag=True, help="Hash every file whole (slower; the default samples big files).")
+@click.pass_obj
+def doctor(library: Path, repair: bool, rollback: bool, full: bool) -> None:
+    """Check the library: CURRENT, every version's files against its manifest, leftovers.
+
+    Exits with status 1 while something is wrong.
+
+    \b
+    Examples:
+      paperbridge doctor
+      paperbridge doctor --repair
+      paperbridge doctor --repair --rollback
+    """
+    from paperbridge.qa import PaperBridge
+
+    if repair:
+        done = PaperBridge.repair_library(library, rollback=rollback, progress=True)
+        for action in done.actions:
+            click.echo(f"repaired: {plain(action)}")
+    health = PaperBridge.check_library(library, full=full)
+    for problem in health.problems():
+        click.echo(f"problem: {plain(problem)}")
+    current = health.version(health.current)
+    if current is not None and current.ok:
+        click.echo(f"current version {current.name}: {current.documents} documents, every file checked")
+    click.echo(health.advice())
+    if not health.ok or (repair and health.problems()):
+        raise SystemExit(1)
 
 
 # ---- question commands -----------------------------------------------------------------

@@ -5,6 +5,7 @@ models and index types.
 """
 
 from paperbridge.index.config import IndexConfig
+from paperbridge.index.doctor import Health, RepairReport, VersionHealth
 from paperbridge.index.encoder import Encoder, HashEncoder, load_encoder
 from paperbridge.index.library import AddReport, Library
 from paperbridge.index.store import DocumentInfo, StoredPassage
@@ -14,8 +15,11 @@ __all__ = [
     "DocumentInfo",
     "Encoder",
     "HashEncoder",
+    "Health",
     "IndexConfig",
     "Library",
+    "RepairReport",
     "StoredPassage",
+    "VersionHealth",
     "load_encoder",
 ]

@@ -32,13 +32,13 @@ from paperbridge.index.config import IndexConfig
 from paperbridge.index.encoder import Encoder, load_encoder
 from paperbridge.index.lexical import LexicalIndex
 from paperbridge.index.lock import writer_lock
-from paperbridge.index.manifest import Manifest, file_problem
+from paperbridge.index.manifest import Manifest, ManifestError, file_problem
 from paperbridge.index.report import AddReport
 from paperbridge.index.store import Store
+from paperbridge.index.uploads import FOLDER as FILES
 from paperbridge.index.versions import (
     CURRENT,
     DB,
-    FILES,
     MANIFEST,
     VERSIONS,
     Version,
@@ -67,6 +67,11 @@ class VersionHealth:
     def ok(self) -> bool:
         """True when the version is complete and every file matches its manifest."""
         return not self.problems
+
+    @property
+    def repairable(self) -> bool:
+        """Its documents can be re-embedded: the manifest (models) and database are whole."""
+        return self.documents is not None and self.database_ok
 
 
 @dataclass(frozen=True)
@@ -108,12 +113,12 @@ class Health:
         current = self.version(self.current)
         if not self.exists:
             return "There is no library here: `paperbridge add PATH...` creates one."
-        if current is not None and not current.ok and not current.database_ok:
+        if current is not None and not current.ok and not current.repairable:
             older = self.newest_complete(before=current.generation)
             if older is None:
-                return ("The current version's database is damaged and no older complete version "
+                return ("The current version's database or manifest is damaged and no older version "
                         "is left: restore the folder from a backup, or add the documents again.")
-            return (f"The current version's database is damaged: `paperbridge doctor --repair "
+            return (f"The current version's database or manifest is damaged: `paperbridge doctor --repair "
                     f"--rollback` goes back to version {older.name} ({older.documents} documents; "
                     f"the current one had {current.documents}), losing the changes since.")
         if self.problems():
@@ -160,7 +165,7 @@ def _version_health(root: Path, name: str, full: bool) -> VersionHealth:
     folder = root / VERSIONS / name
     try:
         manifest = Manifest.read(folder / MANIFEST)
-    except LibraryFormatError as err:
+    except (ManifestError, LibraryFormatError) as err:
         return VersionHealth(name, generation_of(name), None, (str(err),), _database_ok(folder, None, full))
     problems = version_problems(folder, manifest, full=full)
     database_ok = _database_ok(folder, manifest, full)
@@ -229,7 +234,7 @@ def repair(path: Path, *, rollback: bool = False, encoders: Sequence[Encoder] | 
         _remove_leftovers(path, health, report)
         current = health.version(health.current)
         if current is not None and not current.ok:
-            if current.database_ok:
+            if current.repairable:
                 _reembed(path, current, encoders, config or IndexConfig(), progress, report)
             elif rollback:
                 _rollback(path, health, current, report)

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-import bm25s
 import jieba
 import numpy as np
 import Stemmer
 
+# bm25s sets its own logger to DEBUG when imported, which floods an application's stderr.
+# Undo exactly that: the logger keeps whatever level the application gave it before.
+_bm25s_level = logging.getLogger("bm25s").level
+import bm25s  # noqa: E402
+
+logging.getLogger("bm25s").setLevel(_bm25s_level)
+
 _log = logging.getLogger(__name__)
-# bm25s sets its logger to DEBUG on import, which floods the CLI's stderr; follow the root level.
-logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 #: "search" (jieba.cut_for_search) or "plain" (jieba.cut). Measured on XQuAD zh (1190 questions
 #: -> gold paragraph among 240, BM25): plain R@1 0.920 R@5 0.989, search R@1 0.918 R@5 0.989, a
@@ -49,10 +54,22 @@ def _stemmer() -> Stemmer.Stemmer:
 
 @cache
 def _jieba() -> jieba.Tokenizer:
-    jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
+    with _quiet(logging.getLogger("jieba")):
+        tokenizer.initialize()
     return tokenizer
+
+
+@contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """jieba logs its dictionary loading at DEBUG to its own stderr handler; hush that one
+    call and give the logger back as it was (its level is the application's business)."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def tokenize(text: str, mode: str = JIEBA_MODE) -> list[str]:

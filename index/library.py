@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,14 +37,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from paperbridge.index import doctor
 from paperbridge.index.config import IndexConfig
-from paperbridge.index.encoder import Encoder, load_encoder
+from paperbridge.index.doctor import Health, RepairReport
+from paperbridge.index.encoder import Encoder, load_encoder, runtime_of
 from paperbridge.index.lock import writer_lock
 from paperbridge.index.manifest import EncoderEntry, Manifest
 from paperbridge.index.report import AddReport
 from paperbridge.index.store import DocumentInfo, StoredPassage
+from paperbridge.index.uploads import UploadError, is_kept_upload, keep_file, uploads_folder
 from paperbridge.index.versions import SIDE, VERSIONS, Current, Version, find_current, load_version
-from paperbridge.index.writer import VersionWriter, cleanup, write_current, write_error
+from paperbridge.index.writer import VersionWriter, cleanup, printable, write_current, write_error
 from paperbridge.ingest.budget import BoundedReader, Budget, check_regular_file, find_readable
 from paperbridge.ingest.document import Document, Passage
 from paperbridge.ingest.errors import (
@@ -315,6 +319,23 @@ class Library:
             f"No document {ref!r} in the library at {self.path}; `paperbridge list` shows the ids."
         )
 
+    # ---- health -------------------------------------------------------------------------
+    @staticmethod
+    def check(path: Path, *, full: bool = False) -> Health:
+        """Check the library at ``path`` without opening it (``paperbridge doctor``).
+
+        Args:
+            full: also hash every file whole and run SQLite's full integrity check.
+        """
+        return doctor.check(Path(path), full=full)
+
+    @staticmethod
+    def repair(path: Path, *, rollback: bool = False, encoders: Sequence[Encoder] | None = None,
+               progress: bool = False) -> RepairReport:
+        """Repair the library at ``path`` as far as no document is lost (see :mod:`.doctor`);
+        ``rollback`` also goes back a version when the current one's database is damaged."""
+        return doctor.repair(Path(path), rollback=rollback, encoders=encoders, progress=progress)
+
     # ---- side files: results computed on one version -------------------------------------
     def read_side(self, name: str, version_id: str) -> bytes | None:
         """A side file of the version ``version_id`` (e.g. ``calibration.json``), or None.
@@ -373,14 +394,14 @@ class Library:
                 writer = VersionWriter(self.path, cfg, base=None if fresh else prior, prior=prior,
                                        encoders=encoders or (lambda: self.encoders),
                                        entries=lambda: self._entries(cfg, encoders))
-            except (OSError, RuntimeError) as err:
+            except (OSError, RuntimeError, sqlite3.Error) as err:
                 raise write_error(self.path, err) from err
             try:
                 yield writer
                 name = self._finish(writer, current)
             except PaperBridgeError:
                 raise
-            except (OSError, RuntimeError, MemoryError, ValueError) as err:
+            except (OSError, RuntimeError, MemoryError, ValueError, sqlite3.Error) as err:
                 raise write_error(self.path, err) from err
             finally:
                 writer.discard()
@@ -401,7 +422,7 @@ class Library:
     def _entries(self, cfg: IndexConfig,
                  encoders: Callable[[], dict[str, Encoder]] | None) -> tuple[EncoderEntry, ...]:
         found = (encoders or (lambda: self.encoders))()
-        return tuple(EncoderEntry(spec, e.name, e.dim)
+        return tuple(EncoderEntry(spec, e.name, e.dim, runtime_of(e))
                      for spec, e in zip(cfg.encoders, found.values(), strict=True))
 
     def add(self, paths: Sequence[Path], *, password: str | None = None, progress: bool = False,
@@ -413,7 +434,7 @@ class Library:
         the reason in one line; the rest are still added.
         """
         files, special = find_readable([Path(p) for p in paths])
-        report = AddReport(failed=list(special))
+        report = AddReport(failed=[(printable(p), printable(m)) for p, m in special])
         with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
             docs: list[Document] = []
             for path in tqdm(files, desc="reading", unit="file", disable=not progress):
@@ -436,14 +457,14 @@ class Library:
             return reader.read(path, password=password,
                                config=IngestConfig(max_tokens=self.config.max_tokens))
         except IngestError as err:
-            report.failed.append((str(path), _one_line(err)))
+            report.failed.append((printable(str(path)), printable(_one_line(err))))
         except OSError as err:
-            report.failed.append((str(path), f"{path.name}: cannot read it ({err.strerror}): "
-                                  "check the file and its permissions"))
+            report.failed.append((printable(str(path)), printable(
+                f"{path.name}: cannot read it ({err.strerror}): check the file and its permissions")))
         except Exception as err:  # noqa: BLE001 - one file's failure never stops the others
             _log.debug("reading %s failed", path, exc_info=True)
-            report.failed.append((str(path), f"{path.name}: could not be read "
-                                  f"({type(err).__name__}: {_one_line(err)})"))
+            report.failed.append((printable(str(path)), printable(
+                f"{path.name}: could not be read ({type(err).__name__}: {_one_line(err)})")))
         return None
 
     def add_documents(self, docs: Sequence[Document], *, progress: bool = False) -> AddReport:
@@ -454,12 +475,97 @@ class Library:
         return report
 
     def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
-        """Remove documents by id, unique id prefix (>= 6) or exact title; all or none."""
+        """Remove documents by id, unique id prefix (>= 6) or exact title; all or none.
+
+        The library's kept copies of their uploads (``files/``) go with them.
+        """
         targets = {d.doc_id: d for d in (self.resolve(r) for r in refs)}
-        with self._writing() as writer:
-            for doc_id in targets:
-                writer.remove(doc_id)
+        with writer_lock(self.path):
+            with self._writing() as writer:
+                for doc_id in targets:
+                    writer.remove(doc_id)
+            still = {d.source for d in self.documents()}
+            for doc in targets.values():
+                if self.is_kept(doc.source) and doc.source not in still:
+                    Path(doc.source).unlink(missing_ok=True)
         return list(targets.values())
+
+    # ---- kept uploads -----------------------------------------------------------------
+    @property
+    def files_folder(self) -> Path:
+        """Where the library keeps copies of uploaded files (its documents' sources)."""
+        return uploads_folder(self.path)
+
+    def is_kept(self, source: str | Path) -> bool:
+        """True when ``source`` is a copy the library keeps in :attr:`files_folder`."""
+        return is_kept_upload(self.path, str(source))
+
+    def keep_upload(self, name: str, data: bytes | Path) -> Path:
+        """Keep a copy of an uploaded file under a safe form of ``name``, reserved atomically.
+
+        Prefer :meth:`add_uploads`, which keeps and adds under one hold of the writer lock
+        (and drops the copies it could not add).
+
+        Raises:
+            LibraryError: the copy cannot be written (the message says why and what to do).
+        """
+        with writer_lock(self.path):
+            try:
+                return keep_file(self.files_folder, name, data)[0]
+            except OSError as err:  # UploadError (a name that cannot be kept) goes up as it is
+                raise write_error(self.path, err) from err
+
+    def add_uploads(self, uploads: Sequence[tuple[str, Path]], *, password: str | None = None,
+                    progress: bool = False, budget: Budget | None = None) -> AddReport:
+        """Keep copies of uploaded files and add them, all under one hold of the writer lock.
+
+        Args:
+            uploads: (the name the user gave, the uploaded bytes' path) pairs.
+
+        A copy whose file cannot be read, or whose content the library already holds, is
+        not kept; nor is any when the write fails. Failures name the upload.
+        """
+        report = AddReport()
+        created: list[Path] = []
+        with writer_lock(self.path, progress=progress):
+            try:
+                with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
+                    docs = self._kept_documents(uploads, writer, reader, password, report, created,
+                                                progress)
+                    writer.add_documents(docs, report, progress=progress)
+            except BaseException:
+                for path in created:
+                    path.unlink(missing_ok=True)
+                raise
+            self._drop_unused(created)
+        return report
+
+    def _kept_documents(self, uploads: Sequence[tuple[str, Path]], writer: VersionWriter,
+                        reader: BoundedReader, password: str | None, report: AddReport,
+                        created: list[Path], progress: bool) -> list[Document]:
+        docs: list[Document] = []
+        for name, data in tqdm(uploads, desc="reading", unit="file", disable=not progress):
+            try:
+                path, new = keep_file(self.files_folder, name, data)
+            except UploadError as err:
+                report.failed.append((name, _one_line(err)))
+                continue
+            except OSError as err:
+                report.failed.append((name, _one_line(write_error(self.path, err))))
+                continue
+            if new:
+                created.append(path)
+            doc = self._read_one(path, writer, reader, password, report)
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+    def _drop_unused(self, created: Sequence[Path]) -> None:
+        """Remove the copies this add created that no document of the library comes from."""
+        used = {d.source for d in self.documents()}
+        for path in created:
+            if os.path.realpath(path) not in used:
+                path.unlink(missing_ok=True)
 
     def rebuild(self, config: IndexConfig | None = None, *,
                 encoders: Sequence[Encoder] | None = None, progress: bool = False,

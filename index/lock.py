@@ -5,8 +5,9 @@ process is writing": the second upload waits its turn (with a progress bar sayin
 Another process (a `paperbridge add` in a terminal) holding the lock is a different matter:
 its write may take minutes, so a writer here is refused at once with a message.
 
-The lock has two halves: a :class:`threading.Lock` per library folder inside this process
-(waited for), then an OS file lock on ``<library>/lock`` (tried once). Readers never lock.
+The lock has two halves: a re-entrant lock per library folder inside this process (waited
+for), then an OS file lock on ``<library>/lock`` (tried once). A thread holding it may take
+it again (an upload keeps its copies and adds them under one hold). Readers never lock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import filelock
@@ -24,14 +26,20 @@ from paperbridge.ingest.errors import LibraryLockedError
 
 LOCK = "lock"
 
-_local: dict[str, threading.Lock] = {}
-_local_guard = threading.Lock()
+
+@dataclass
+class _Folder:
+    local: threading.RLock = field(default_factory=threading.RLock)
+    file: filelock.FileLock | None = None
 
 
-def _local_lock(folder: Path) -> threading.Lock:
-    key = os.path.realpath(folder)
-    with _local_guard:
-        return _local.setdefault(key, threading.Lock())
+_folders: dict[str, _Folder] = {}
+_guard = threading.Lock()
+
+
+def _folder(folder: Path) -> _Folder:
+    with _guard:
+        return _folders.setdefault(os.path.realpath(folder), _Folder())
 
 
 @contextmanager
@@ -44,19 +52,20 @@ def writer_lock(folder: Path, *, wait: bool = True, progress: bool = False) -> I
         progress: show a progress bar while waiting (the web UI shows tqdm bars).
 
     Raises:
-        LibraryLockedError: another process holds the lock (or this process does and
-            ``wait`` is False).
+        LibraryLockedError: another process holds the lock (or another thread of this one
+            does and ``wait`` is False).
     """
-    local = _local_lock(folder)
-    if not local.acquire(blocking=False):
+    held = _folder(folder)
+    if not held.local.acquire(blocking=False):
         if not wait:
             raise LibraryLockedError(f"The library at {folder} is being written by this process.")
-        _wait(local, progress)
+        _wait(held.local, progress)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(folder / LOCK), thread_local=False)
+        if held.file is None:
+            held.file = filelock.FileLock(str(folder / LOCK), thread_local=False)
         try:
-            lock.acquire(timeout=0)
+            held.file.acquire(timeout=0)  # re-entrant: a nested hold only counts up
         except filelock.Timeout as err:
             raise LibraryLockedError(
                 f"Another PaperBridge process is writing to the library at {folder}. Wait for it "
@@ -65,12 +74,12 @@ def writer_lock(folder: Path, *, wait: bool = True, progress: bool = False) -> I
         try:
             yield
         finally:
-            lock.release()
+            held.file.release()
     finally:
-        local.release()
+        held.local.release()
 
 
-def _wait(local: threading.Lock, progress: bool) -> None:
+def _wait(local: threading.RLock, progress: bool) -> None:
     with tqdm(desc="waiting for another write to this library to finish", unit="s",
               disable=not progress, bar_format="{desc}: {elapsed}") as bar:
         while not local.acquire(timeout=0.5):

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from paperbridge.ingest.errors import LibraryFormatError
+from paperbridge.ingest.errors import LibraryDamagedError, LibraryFormatError
 
 #: 1: the first layout (no version id, no file sums); 2: ``version_id`` and ``files``.
 FORMAT_VERSION = 2
@@ -25,6 +25,10 @@ READABLE_FORMATS = (1, 2)
 
 _WHOLE = 8 << 20  # files up to this size are hashed whole at every open
 _BLOCK, _BLOCKS = 64 << 10, 16  # bigger ones: 16 blocks of 64 KiB, spread over the file
+
+
+class ManifestError(LibraryDamagedError):
+    """A version's manifest is missing, unreadable or malformed (its message says which)."""
 
 
 def now_iso() -> str:
@@ -39,11 +43,17 @@ def new_version_id() -> str:
 
 @dataclass(frozen=True)
 class EncoderEntry:
-    """One encoder that fed the library: the spec the user gave, the model's name and dim."""
+    """One encoder that fed the library: the spec the user gave, the model's name and dim.
+
+    ``runtime`` says what computed the vectors (``onnx-int8``, ``torch-fp32``, ``numpy``; empty
+    in manifests written before it was recorded); for models with several runtimes it is also
+    part of ``name``, which is what loading checks.
+    """
 
     spec: str
     name: str
     dim: int
+    runtime: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,15 +154,16 @@ class Manifest:
         """Read and check a manifest.
 
         Raises:
-            LibraryFormatError: missing, unreadable, or written by another format version.
+            ManifestError: missing, unreadable or malformed (the message is the problem
+                alone, for :func:`~paperbridge.index.versions.damaged` to put in context).
+            LibraryFormatError: written by another format version.
         """
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as err:
-            raise LibraryFormatError(f"The library version {path.parent} has no manifest "
-                                     f"({path.name} is missing).") from err
+            raise ManifestError(f"{path.name} is missing") from err
         except (OSError, ValueError) as err:
-            raise LibraryFormatError(f"Cannot read the library manifest {path}: {err}.") from err
+            raise ManifestError(f"{path.name} cannot be read ({type(err).__name__})") from err
         version = raw.get("format_version") if isinstance(raw, dict) else None
         if version not in READABLE_FORMATS:
             raise LibraryFormatError(_format_message(path, version))
@@ -160,8 +171,8 @@ class Manifest:
             raw["encoders"] = tuple(EncoderEntry(**e) for e in raw["encoders"])
             raw["files"] = {str(k): FileSum(**v) for k, v in raw.get("files", {}).items()}
             return cls(**raw)
-        except (KeyError, TypeError, AttributeError) as err:
-            raise LibraryFormatError(f"The library manifest {path} is malformed ({err}).") from err
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            raise ManifestError(f"{path.name} is malformed ({type(err).__name__}: {err})") from err
 
 
 def _format_message(path: Path, version: object) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.lexical import LexicalIndex
-from paperbridge.index.manifest import Manifest, file_problem
+from paperbridge.index.manifest import Manifest, ManifestError, file_problem
 from paperbridge.index.store import Store
 from paperbridge.index.vectors import VectorIndex
 from paperbridge.ingest.errors import LibraryDamagedError, LibraryFormatError
@@ -34,7 +34,6 @@ VERSIONS = "versions"
 DB = "library.sqlite"
 MANIFEST = "manifest.json"
 SIDE = "side"  # results computed on a version (calibration): not in its file sums
-FILES = "files"  # kept copies of uploaded files, beside the versions
 _NAME = re.compile(r"^(\d{6,})-([0-9a-f]{4,32})$")
 
 
@@ -132,11 +131,15 @@ def load_version(root: Path, name: str, config: IndexConfig) -> Version:
     """Check and load one version.
 
     Raises:
-        LibraryFormatError: its manifest is missing, unreadable or of another format.
-        LibraryDamagedError: one of its files is missing, truncated, altered or unreadable.
+        LibraryFormatError: its manifest is of another format version.
+        LibraryDamagedError: its manifest or one of its files is missing, truncated, altered
+            or unreadable.
     """
     folder = root / VERSIONS / name
-    manifest = Manifest.read(folder / MANIFEST)
+    try:
+        manifest = Manifest.read(folder / MANIFEST)
+    except ManifestError as err:
+        raise damaged(root, name, [str(err)]) from err
     problems = version_problems(folder, manifest)
     if problems:
         raise damaged(root, name, problems)

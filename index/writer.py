@@ -168,6 +168,10 @@ class VersionWriter:
         """Store new documents (replacing older contents of the same source) and embed them."""
         new: list[tuple[int, Passage]] = []
         for doc in docs:
+            problem = unstorable(doc)
+            if problem is not None:
+                report.failed.append((printable(doc.source), problem))
+                continue
             if self.store.document(doc.doc_id) is not None:
                 report.skipped.append(doc.source)
                 continue
@@ -246,6 +250,29 @@ class VersionWriter:
         except sqlite3.Error:
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold (file names of undecodable bytes) as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def unstorable(doc: Document) -> str | None:
+    """Why a document cannot be stored (text UTF-8 cannot hold, e.g. a file name of
+    undecodable bytes, or lone surrogates from a broken font), or None."""
+    fields = [doc.source, doc.title, *doc.page_texts, *doc.warnings, *doc.authors,
+              *(p.text for p in doc.passages), *(p.section for p in doc.passages)]
+    for value in fields:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            name = printable(Path(doc.source).name)
+            if value == doc.source:
+                return (f"{name}: its file name is not valid UTF-8: rename the file (e.g. in a file "
+                        "manager) and add it again")
+            return (f"{name}: its text holds characters that cannot be stored (a broken font "
+                    "encoding?): re-export the file, e.g. print it to PDF, and add it again")
+    return None
 
 
 def _file_sums(folder: Path) -> dict[str, FileSum]:

@@ -297,8 +297,9 @@ def _result(path: Path, outcome: _Outcome, budget: Budget) -> Document:
 def _over_budget(path: Path, outcome: _Outcome, budget: Budget) -> OverBudgetError | None:
     if outcome.timed_out:
         return OverBudgetError(
-            f"{path.name}: reading it took longer than {budget.wall_seconds} s: skipped (the file "
-            "may be built to stall readers; re-export it, e.g. print it to PDF)")
+            f"{path.name}: reading it took longer than {budget.wall_seconds} s: skipped (a file "
+            "this slow to read is huge or malformed; split or re-export it, e.g. print it to "
+            "PDF, and add it again)")
     sig = os.WTERMSIG(outcome.status) if os.WIFSIGNALED(outcome.status) else None
     if sig == signal.SIGXCPU or (sig is not None and outcome.cpu_seconds >= budget.cpu_seconds):
         return OverBudgetError(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tqdm import tqdm
 
@@ -84,20 +85,68 @@ def run_batch(
     Output lines carry the input record's fields (``id`` and any others) followed by the
     answer fields; a line that fails is reported with its number and left out.
     """
+    check_output(in_path, out_path)
     report = BatchReport()
     records = list(read_questions(in_path))
     tmp = out_path.with_name(out_path.name + ".part")
-    with tmp.open("w", encoding="utf-8") as out:
-        for number, record in tqdm(records, desc="questions", unit="q", disable=not progress):
-            if isinstance(record, BatchInputError):
-                report.failed.append((number, str(record)))
-                continue
-            try:
-                answer = ask(str(record["question"]))
-            except PaperBridgeError as err:
-                report.failed.append((number, f"{in_path}:{number}: {err}"))
-                continue
-            out.write(json.dumps({**record, **answer.to_json()}, ensure_ascii=False) + "\n")
-            report.answered += 1
-    tmp.replace(out_path)
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for number, record in tqdm(records, desc="questions", unit="q", disable=not progress):
+                _answer_one(ask, in_path, number, record, out, report)
+        tmp.replace(out_path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise BatchInputError(
+            f"Cannot write the answers to {out_path} ({err.strerror}): check the free space and "
+            "the folder's permissions, then run the batch again."
+        ) from err
     return report
+
+
+def _answer_one(
+    ask: Callable[[str], Answer],
+    in_path: Path,
+    number: int,
+    record: Record | BatchInputError,
+    out: IO[str],
+    report: BatchReport,
+) -> None:
+    if isinstance(record, BatchInputError):
+        report.failed.append((number, str(record)))
+        return
+    try:
+        answer = ask(str(record["question"]))
+    except PaperBridgeError as err:
+        report.failed.append((number, f"{in_path}:{number}: {err}"))
+        return
+    out.write(json.dumps({**record, **answer.to_json()}, ensure_ascii=False) + "\n")
+    report.answered += 1
+
+
+def check_output(in_path: Path, out_path: Path) -> None:
+    """Refuse an output path before any question is answered, with what to do instead.
+
+    Raises:
+        BatchInputError: ``out_path`` is the input itself, a folder, in a folder that does
+            not exist, or not writable.
+    """
+    folder = out_path.parent
+    if out_path.exists() and in_path.exists() and os.path.samefile(in_path, out_path):
+        raise BatchInputError(
+            f"--out {out_path} is the questions file itself: writing the answers "
+            "there would destroy the questions. Choose another output file."
+        )
+    if out_path.is_dir():
+        raise BatchInputError(
+            f"--out {out_path} is a folder: name a file in it, e.g. {out_path / 'answers.jsonl'}."
+        )
+    if not folder.is_dir():
+        raise BatchInputError(
+            f"The folder of --out {out_path} does not exist ({folder}): create it "
+            "first, or choose another output file."
+        )
+    if not os.access(folder, os.W_OK) or (out_path.exists() and not os.access(out_path, os.W_OK)):
+        raise BatchInputError(
+            f"--out {out_path}: PaperBridge may not write there (permission "
+            "denied). Choose another output file."
+        )

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from paperbridge.index import AddReport, DocumentInfo, Encoder, IndexConfig, Library
+from paperbridge.index import AddReport, DocumentInfo, Encoder, Health, IndexConfig, Library, RepairReport
 from paperbridge.index.encoder import EncoderInfo, describe_encoder
-from paperbridge.index.uploads import is_kept_upload, store_uploads, uploads_folder
-from paperbridge.ingest import SAMPLE_CORPUS, Document, find_files, read_document
+from paperbridge.index.uploads import check_uploads, is_kept_upload
+from paperbridge.ingest import SAMPLE_CORPUS, Document
+from paperbridge.ingest.budget import BoundedReader, SpecialFileError, find_readable
 from paperbridge.ingest.errors import IngestError
 from paperbridge.qa.answer import Answer, Citation
 from paperbridge.qa.asking import Asker
@@ -141,15 +142,12 @@ class PaperBridge:
         ``(original name, why)``: over ``max_bytes``, not a type PaperBridge reads, or no
         room to keep it. A kept copy that cannot be read is not kept.
         """
-        folder = uploads_folder(self.path)
-        before = set(folder.iterdir()) if folder.is_dir() else set()
-        stored, refused = store_uploads(uploads, folder, max_bytes=max_bytes)
-        if not stored:
+        accepted, refused = check_uploads(uploads, max_bytes=max_bytes)
+        if not accepted:
             return None, refused
-        report = self.add(stored, password=password, progress=progress)
-        for path, _ in report.failed:
-            if Path(path) not in before:
-                Path(path).unlink(missing_ok=True)
+        report = self.library.add_uploads([(p.name, p) for p in accepted], password=password,
+                                          progress=progress)  # kept and added under one lock
+        self._calibrate_if_changed(report)
         return report, refused
 
     def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
@@ -213,12 +211,29 @@ class PaperBridge:
         paths: Sequence[Path], *, password: str | None = None
     ) -> Iterator[tuple[Path, Document | IngestError]]:
         """What ingestion makes of files (folders searched), without touching any library:
-        each file with its :class:`Document`, or the error that stopped it."""
-        for path in find_files(list(paths)):
-            try:
-                yield path, read_document(path, password=password)
-            except IngestError as err:
-                yield path, err
+        each file with its :class:`Document`, or the error that stopped it. Each file is
+        read in a child process within a memory and time budget (``ingest.budget``)."""
+        files, special = find_readable(list(paths))
+        for name, message in special:
+            yield Path(name), SpecialFileError(message)
+        with BoundedReader() as reader:
+            for path in files:
+                try:
+                    yield path, reader.read(path, password=password)
+                except IngestError as err:
+                    yield path, err
+
+    @staticmethod
+    def check_library(library: Path, *, full: bool = False) -> Health:
+        """Check a library folder without opening it (``paperbridge doctor``): what is wrong
+        and what to run. ``full`` hashes every file whole."""
+        return Library.check(Path(library), full=full)
+
+    @staticmethod
+    def repair_library(library: Path, *, rollback: bool = False, progress: bool = False) -> RepairReport:
+        """Repair a library folder as far as no document is lost (``doctor --repair``);
+        ``rollback`` also goes back a version when the current one's database is damaged."""
+        return Library.repair(Path(library), rollback=rollback, progress=progress)
 
     @staticmethod
     def describe_models(specs: Sequence[str], *, rebuild: bool = False) -> list[EncoderInfo]:
