@@ -1,8 +1,11 @@
-"""Settings of the index layer, typed and checked once when created."""
+"""Settings of the index layer, typed and checked once when created.
+
+Nothing here reads the environment: the CLI and the UI map ``PAPERBRIDGE_MODELS`` and their
+flags onto these fields.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from paperbridge.ingest.errors import LibraryError
@@ -47,17 +50,3 @@ class IndexConfig:
                 raise LibraryError(
                     f"IndexConfig.{name} must be a positive integer, got {getattr(self, name)}."
                 )
-
-    @classmethod
-    def from_env(cls) -> IndexConfig:
-        """The default config, with encoders from PAPERBRIDGE_MODELS="a,b" when that is set."""
-        models = os.environ.get("PAPERBRIDGE_MODELS", "").strip()
-        if not models:
-            return cls()
-        return cls(encoders=tuple(m for m in models.split(",") if m.strip()))
-
-    @staticmethod
-    def env_models() -> tuple[str, ...] | None:
-        """Encoder specs the user asked for in PAPERBRIDGE_MODELS, or None when unset."""
-        models = os.environ.get("PAPERBRIDGE_MODELS", "").strip()
-        return tuple(m.strip() for m in models.split(",") if m.strip()) or None

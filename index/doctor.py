@@ -34,6 +34,7 @@ from paperbridge.index.lexical import LexicalIndex
 from paperbridge.index.lock import writer_lock
 from paperbridge.index.manifest import Manifest, ManifestError, file_problem
 from paperbridge.index.report import AddReport
+from paperbridge.index.sources import stored_document
 from paperbridge.index.store import Store
 from paperbridge.index.uploads import FOLDER as FILES
 from paperbridge.index.versions import (
@@ -265,8 +266,6 @@ def _remove_orphans(root: Path, health: Health, report: RepairReport) -> None:
 def _reembed(root: Path, damaged: VersionHealth, encoders: Sequence[Encoder] | None,
              config: IndexConfig, progress: bool, report: RepairReport) -> None:
     """A new version from the damaged one's database: same documents, fresh vectors and BM25."""
-    from paperbridge.index.library import stored_document
-
     folder = root / VERSIONS / damaged.name
     manifest = Manifest.read(folder / MANIFEST)
     store = Store.open_read(folder / DB)
@@ -283,7 +282,7 @@ def _reembed(root: Path, damaged: VersionHealth, encoders: Sequence[Encoder] | N
                            entries=lambda: manifest.encoders)
     try:
         infos = store.documents()
-        docs = [stored_document(shell, info) for info in infos]
+        docs = [stored_document(store, info) for info in infos]
         writer.added_at.update({info.doc_id: info.added for info in infos})
         added = AddReport()
         writer.add_documents(docs, added, progress=progress)

@@ -24,7 +24,6 @@ can be repaired.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import re
@@ -44,15 +43,24 @@ from paperbridge.index.encoder import Encoder, load_encoder, runtime_of
 from paperbridge.index.lock import writer_lock
 from paperbridge.index.manifest import EncoderEntry, Manifest
 from paperbridge.index.report import AddReport
+from paperbridge.index.sources import file_hash, one_line, read_source, reread
 from paperbridge.index.store import DocumentInfo, StoredPassage
 from paperbridge.index.uploads import UploadError, is_kept_upload, keep_file, uploads_folder
-from paperbridge.index.versions import SIDE, VERSIONS, Current, Version, find_current, load_version
+from paperbridge.index.versions import (
+    SIDE,
+    VERSIONS,
+    Current,
+    Version,
+    find_current,
+    load_version,
+    read_pointer,
+    version_names,
+)
 from paperbridge.index.writer import VersionWriter, cleanup, printable, write_current, write_error
-from paperbridge.ingest.budget import BoundedReader, Budget, check_regular_file, find_readable
-from paperbridge.ingest.document import Document, Passage
+from paperbridge.ingest.budget import BoundedReader, Budget, find_readable
+from paperbridge.ingest.document import Document
 from paperbridge.ingest.errors import (
     DocumentNotFoundError,
-    IngestError,
     LibraryError,
     LibraryLockedError,
     LibraryNotFoundError,
@@ -60,19 +68,10 @@ from paperbridge.ingest.errors import (
     PaperBridgeError,
 )
 
-__all__ = ["AddReport", "Library", "file_hash"]
+__all__ = ["AddReport", "Library", "file_hash"]  # file_hash: from .sources, kept here for callers
 
 _log = logging.getLogger(__name__)
 _SIDE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,80}$")
-
-
-def file_hash(path: Path) -> str:
-    """The document id of a file: the first 16 hex digits of SHA-256 of its bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _mismatch(path: Path, built: Sequence[str], asked: Sequence[str]) -> ModelMismatchError:
@@ -82,11 +81,6 @@ def _mismatch(path: Path, built: Sequence[str], asked: Sequence[str]) -> ModelMi
         f"{', '.join(asked)}. Run `paperbridge rebuild {flags}` to re-embed it with the new "
         f"models, or use the library's models (drop --model / unset PAPERBRIDGE_MODELS)."
     )
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text or type(err).__name__
 
 
 class Library:
@@ -182,6 +176,12 @@ class Library:
         Raises:
             LibraryDamagedError: the version now current is damaged (the old one stays loaded).
         """
+        pointer = read_pointer(self.path)  # cheap: every question calls this
+        if self._state is not None:
+            if pointer.name == self._state.name:
+                return False
+            if pointer.name is None and version_names(self.path)[-1:] == [self._state.name]:
+                return False  # still on the version recovered from a bad CURRENT
         current = find_current(self.path, self._settings)
         if current.version is None or (self._state is not None
                                        and current.version.name == self._state.name):
@@ -438,34 +438,12 @@ class Library:
         with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
             docs: list[Document] = []
             for path in tqdm(files, desc="reading", unit="file", disable=not progress):
-                doc = self._read_one(path, writer, reader, password, report)
+                doc = read_source(path, writer, reader, password=password,
+                                  max_tokens=self.config.max_tokens, report=report)
                 if doc is not None:
                     docs.append(doc)
             writer.add_documents(docs, report, progress=progress)
         return report
-
-    def _read_one(self, path: Path, writer: VersionWriter, reader: BoundedReader,
-                  password: str | None, report: AddReport) -> Document | None:
-        """One file read, or its failure recorded: the error boundary of an add."""
-        from paperbridge.ingest import IngestConfig
-
-        try:
-            check_regular_file(path)
-            if writer.is_unchanged(file_hash(path)):
-                report.skipped.append(os.path.realpath(path))
-                return None
-            return reader.read(path, password=password,
-                               config=IngestConfig(max_tokens=self.config.max_tokens))
-        except IngestError as err:
-            report.failed.append((printable(str(path)), printable(_one_line(err))))
-        except OSError as err:
-            report.failed.append((printable(str(path)), printable(
-                f"{path.name}: cannot read it ({err.strerror}): check the file and its permissions")))
-        except Exception as err:  # noqa: BLE001 - one file's failure never stops the others
-            _log.debug("reading %s failed", path, exc_info=True)
-            report.failed.append((printable(str(path)), printable(
-                f"{path.name}: could not be read ({type(err).__name__}: {_one_line(err)})")))
-        return None
 
     def add_documents(self, docs: Sequence[Document], *, progress: bool = False) -> AddReport:
         """Add already-read documents (same rules as :meth:`add`)."""
@@ -548,14 +526,15 @@ class Library:
             try:
                 path, new = keep_file(self.files_folder, name, data)
             except UploadError as err:
-                report.failed.append((name, _one_line(err)))
+                report.failed.append((name, one_line(err)))
                 continue
             except OSError as err:
-                report.failed.append((name, _one_line(write_error(self.path, err))))
+                report.failed.append((name, one_line(write_error(self.path, err))))
                 continue
             if new:
                 created.append(path)
-            doc = self._read_one(path, writer, reader, password, report)
+            doc = read_source(path, writer, reader, password=password,
+                              max_tokens=self.config.max_tokens, report=report)
             if doc is not None:
                 docs.append(doc)
         return docs
@@ -589,10 +568,10 @@ class Library:
         with self._writing(fresh=True, progress=progress, config=cfg, encoders=target) as writer, \
                 BoundedReader(budget) as reader:
             old = writer.prior
-            docs = [self._reread(old, info, reader, cfg)
-                    for info in tqdm(old.store.documents() if old else [], desc="reading",
-                                     unit="doc", disable=not progress)]
-            for doc, info in zip(docs, old.store.documents() if old else [], strict=True):
+            infos = old.store.documents() if old else []
+            docs = [reread(old.store, info, reader, cfg.max_tokens) for info in
+                    tqdm(infos, desc="reading", unit="doc", disable=not progress) if old]
+            for doc, info in zip(docs, infos, strict=True):
                 writer.added_at[doc.doc_id] = info.added
             writer.add_documents(docs, report, progress=progress)
         if not same:
@@ -601,21 +580,6 @@ class Library:
             with self._load_lock:
                 self._encoders = target.loaded
         return report
-
-    @staticmethod
-    def _reread(old: Version | None, info: DocumentInfo, reader: BoundedReader,
-                cfg: IndexConfig) -> Document:
-        """The document read again from its source, or as stored when that fails."""
-        from paperbridge.ingest import IngestConfig
-
-        assert old is not None
-        source = Path(info.source)
-        if source.is_file():
-            try:
-                return reader.read(source, config=IngestConfig(max_tokens=cfg.max_tokens))
-            except IngestError as err:
-                _log.warning("rebuild: %s unreadable (%s); using the stored text", source, err)
-        return stored_document(old, info)
 
 
 class _Encoders:
@@ -630,15 +594,3 @@ class _Encoders:
             found = list(self.injected) if self.injected else [load_encoder(s) for s in self.config.encoders]
             self.loaded = {e.name: e for e in found}
         return self.loaded
-
-
-def stored_document(state: Version, info: DocumentInfo) -> Document:
-    """Rebuild a Document from what the library stored (its source is gone or unreadable)."""
-    passages = tuple(
-        Passage(p.doc_id, p.paragraph, p.part, p.page, p.lang, p.start, p.end, p.text,
-                p.passage_kind, p.section)
-        for p in state.store.doc_passages(info.doc_id)
-    )
-    return Document(info.doc_id, info.title, info.source, info.kind, info.lang,
-                    state.store.page_texts(info.doc_id), passages, info.warnings,
-                    info.authors, info.year, info.report)

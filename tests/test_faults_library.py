@@ -91,6 +91,8 @@ def test_a_bad_current_is_recovered_from_the_newest_version_never_read_as_empty(
     lib = Library.open(library, HASH)
     assert {d.title for d in lib.documents()} == titles
     assert lib.note is not None and newest in lib.note and "CURRENT" in lib.note
+    state = lib._state
+    assert not lib.refresh() and lib._state is state  # questions do not reload it each time
     code, out = cli(library, "list")
     assert code == 0 and "No documents" not in out and len(out.splitlines()) > 5
     extra = tmp_path / "extra.txt"
