@@ -33,7 +33,9 @@ from paperbridge.ingest.paragraphs import (
 )
 from paperbridge.ingest.plausible import (
     Plausibility,
+    common_english_words,
     drop_stray_letters,
+    english_words,
     is_common_english_word,
     plausibility,
 )
@@ -41,6 +43,11 @@ from paperbridge.ingest.repair import repair_pdfium, repair_pypdf, strip_debris
 from paperbridge.ingest.text import clean_line
 
 log = logging.getLogger(__name__)
+
+# The word lists are loaded with this module (~1 s), not on the first page: a worker that
+# imports it once (ingest.budget) then hands them to every child it forks for a file.
+english_words()
+common_english_words()
 
 # Dot leaders of a table of contents ("原则 …………… 1", "Intro ........ 3").
 _LEADERS = re.compile(r"(?:\s*[.…·]){4,}\s*")
