@@ -150,7 +150,7 @@ def models_command(specs: tuple[str, ...], check: bool, rebuild: bool) -> None:
 # ---- library commands ----------------------------------------------------------------
 _MODEL_HELP = (
     "Embedding model spec (repeat for several; env PAPERBRIDGE_MODELS=a,b). Default for a new "
-    "library: multilingual-e5-small and use-multilingual-v3."
+    f"library: {' and '.join(DEFAULT_MODELS)}."
 )
 
 
