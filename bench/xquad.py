@@ -15,6 +15,11 @@ paragraphs; the question's same-language gold removed through the document filte
 only relevant passage is in the other language) and the full mixed pool (nothing removed;
 the share of top-1 results in the other language shows language bias).
 
+The split library is the one a user meets: half the articles (even-numbered) in Chinese
+only, the other half in English only, 240 paragraphs, every question asked in the language
+its article is *not* in (1190 questions, all answerable across languages). It is where the
+refusal rate of answerable questions is measured (``PaperBridge.ask``'s ``no_answer``).
+
 Run: ``.venv/bin/python -m bench.xquad [--quick]``. Libraries and query vectors are cached
 under ``$PAPERBRIDGE_BENCH_CACHE`` (default /tmp/paperbridge-bench), keyed by the source of
 ingest/ and index/, so reruns only search.
@@ -296,6 +301,61 @@ def metrics(ranks: Sequence[int | None], other_top1: int) -> dict[str, Any]:
     return {"n": n, **recall, "mrr@10": mrr, "top1_other_lang": other_top1 / n}
 
 
+# ---- the split library: each article in one language, questions in the other ---------
+PARAGRAPHS_PER_ARTICLE = 5
+
+
+def split_lang(paragraph: int) -> str:
+    """The language an XQuAD paragraph's article is kept in, in the split library."""
+    return "zh" if (paragraph // PARAGRAPHS_PER_ARTICLE) % 2 == 0 else "en"
+
+
+def write_split_documents(folder: Path, contexts: dict[str, list[str]]) -> None:
+    """The split library's documents: each paragraph in its article's language only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(len(contexts["en"])):
+        lang = split_lang(i)
+        (folder / f"xquad-{lang}-{i:03d}.txt").write_text(contexts[lang][i] + "\n", encoding="utf-8")
+
+
+def split_questions(questions: dict[str, list[Question]]) -> list[Question]:
+    """Every question once, in the language its article is not kept in."""
+    return [q for lang in LANGS for q in questions[lang] if split_lang(q.gold) != lang]
+
+
+def run_split_library(
+    pool: Pool, questions: Sequence[Question], configs: dict[str, Ranker], encoders: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """R@k of every configuration on the split library, and PaperBridge.ask's refusals."""
+    vecs = {e.name: query_vectors(e, questions) for e in encoders}
+    rows = []
+    for config, ranker in configs.items():
+        ranks: list[int | None] = []
+        refused = 0
+        for i, q in enumerate(questions):
+            v = {n: arr[i] for n, arr in vecs.items()}
+            if config == "PaperBridge":
+                answer = pool.bridge.ask(q.text, top_k=DEPTH)
+                refused += answer.no_answer
+                ranked = paragraphs_ranked(pool, [c.passage_id for c in answer.citations])
+            else:
+                ranked = paragraphs_ranked(pool, ranker(pool, q, v, None))
+            relevant = {(split_lang(q.gold), q.gold)}
+            ranks.append(next((r for r, p in enumerate(ranked, 1) if p in relevant), None))
+        row = {"config": config, "task": "split library", **metrics(ranks, 0)}
+        if config == "PaperBridge":
+            row["refused"] = refused / len(questions)
+        log.info(
+            "%-12s split library R@1 %.3f R@5 %.3f refused %s",
+            config,
+            row["r@1"],
+            row["r@5"],
+            row.get("refused"),
+        )
+        rows.append(row)
+    return rows
+
+
 # ---- the run ---------------------------------------------------------------------------
 def load_encoders(specs: Sequence[str]) -> list[Any]:
     """The real encoders, loaded once and shared by every pool's library."""
@@ -369,6 +429,7 @@ _SUMMARY = (  # (column, [(task, metric), ...]) of the README table
         "top-1 other lang, full mixed (en q / zh q)",
         [("full mixed en", "top1_other_lang"), ("full mixed zh", "top1_other_lang")],
     ),
+    ("split library R@1/R@5/refused", [("split library", m) for m in ("r@1", "r@5", "refused")]),
 )
 
 
@@ -379,7 +440,9 @@ def summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for config in dict.fromkeys(r["config"] for r in rows):
         row: dict[str, Any] = {"configuration": config}
         for column, cells in _SUMMARY:
-            row[column] = " / ".join(f"{by[(config, t)][m]:.3f}" for t, m in cells)
+            row[column] = " / ".join(
+                f"{by[(config, t)][m]:.3f}" if m in by.get((config, t), {}) else "-" for t, m in cells
+            )
         out.append(row)
     return out
 
@@ -459,6 +522,7 @@ def main(argv: list[str] | None = None) -> None:
         help="reuse the cached libraries of this key (see the JSON's cache_key) "
         "even if ingest/ changed since",
     )
+    parser.add_argument("--split-only", action="store_true", help="only the split library")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
     paragraphs = 40 if args.quick else None
@@ -472,18 +536,27 @@ def main(argv: list[str] | None = None) -> None:
     docs = CACHE / "xquad" / key / "docs"
     for lang in LANGS:
         write_documents(docs / lang, {lang: contexts[lang]})
-    pools = {lang: build_pool(lang, docs / lang, encoders, key, args.rebuild) for lang in LANGS}
-    pools["mixed"] = build_pool("mixed", docs / "zh", encoders, key, args.rebuild, pools["en"])
+    pools: dict[str, Pool] = {}
+    if not args.split_only:
+        pools = {lang: build_pool(lang, docs / lang, encoders, key, args.rebuild) for lang in LANGS}
+        pools["mixed"] = build_pool("mixed", docs / "zh", encoders, key, args.rebuild, pools["en"])
+    write_split_documents(docs / "split", contexts)
+    pools["split"] = build_pool("split", docs / "split", encoders, key, args.rebuild)
     vecs = {lang: {e.name: query_vectors(e, questions[lang]) for e in encoders} for lang in LANGS}
     configs = rankers(encoders, args.via_ask)
     if args.configs:
         configs = {name: configs[name] for name in args.configs.split(",")}
-    rows = evaluate_all(pools, questions, vecs, configs)
+    rows = evaluate_all(pools, questions, vecs, configs) if not args.split_only else []
+    rows += run_split_library(pools["split"], split_questions(questions), configs, encoders)
     suffix = "_quick" if args.quick or args.questions else ""
-    if args.configs:
-        kept = [r for r in read_result("xquad" + suffix).get("rows", []) if r["config"] not in configs]
+    if args.configs or args.split_only:
+        done = {(r["config"], r["task"]) for r in rows}
+        old = read_result("xquad" + suffix).get("rows", [])
+        kept = [r for r in old if (r["config"], r["task"]) not in done]
         rows = sorted(kept + rows, key=lambda r: list(rankers(encoders, False)).index(r["config"]))
-    agree = check_ask_agrees(pools, questions, vecs, args.check) if args.check else None
+    agree = (
+        check_ask_agrees(pools, questions, vecs, args.check) if args.check and not args.split_only else None
+    )
     table = summary(rows)
     print(markdown_table(table))
     print(

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from paperbridge.index import Encoder, StoredPassage
-from paperbridge.ingest import split_sentences
+from paperbridge.qa.evidence import Sentence
 
 _MIN_SENTENCE_CHARS = 8
 # Numbers and acronyms read the same in English and Chinese text ("2023", "3.0%", "CSTI"):
@@ -38,6 +37,9 @@ class Citation:
     highlight: tuple[int, int] | None  # span in ``text`` of the sentence the answer quotes
     start: int  # offsets of the passage within its page text
     end: int
+    passage_kind: str = "body"  # what the passage is: body, caption, table, references, ...
+    section: str = ""  # the headings above it, "3 Method > 3.2 Attention"
+    evidence: float = 0.0  # similarity of its best sentence to the question (0..1)
 
     def to_json(self) -> dict[str, Any]:
         """The citation as written in batch output."""
@@ -45,6 +47,9 @@ class Citation:
         data = asdict(self)
         out = {key: data[key] for key in keys}
         out["score"] = round(self.score, 4)
+        out["passage_kind"] = self.passage_kind
+        out["section"] = self.section
+        out["evidence"] = round(self.evidence, 4)
         return out
 
 
@@ -61,6 +66,13 @@ class Answer:
     text: str
     no_answer: bool
     citations: tuple[Citation, ...]
+    confidence: float = 0.0  # how sure the library answers it, 0..1 (0.5 is the refusal line)
+    reason: str = ""  # why it was refused, or what the answer rests on, in a few words
+
+    @property
+    def confidence_label(self) -> str:
+        """``high``, ``medium`` or ``low`` (low is what a refusal gets), for people to read."""
+        return confidence_label(self.confidence)
 
     def to_json(self) -> dict[str, Any]:
         """The answer as one line of batch output."""
@@ -69,32 +81,25 @@ class Answer:
             "question_lang": self.question_lang,
             "answer": self.text,
             "no_answer": self.no_answer,
+            "confidence": round(self.confidence, 3),
+            "confidence_label": self.confidence_label,
+            "reason": self.reason,
             "citations": [c.to_json() for c in self.citations],
         }
 
 
+def confidence_label(confidence: float) -> str:
+    """The words shown for a confidence: below the refusal line is ``low``."""
+    return "high" if confidence >= 0.75 else "medium" if confidence >= 0.5 else "low"
+
+
 @dataclass(frozen=True)
-class _Sentence:
-    rank: int  # citation rank of the passage it is in
+class QuotedSentence:
+    """A sentence the answer quotes: its passage's citation rank and its span there."""
+
+    rank: int
     span: tuple[int, int]
     text: str
-
-
-def _sentences(rank: int, passage: StoredPassage) -> list[_Sentence]:
-    """The passage's sentences with their spans in its text, skipping fragments and questions."""
-    found: list[_Sentence] = []
-    cursor = 0
-    for sentence in split_sentences(passage.text):
-        sentence = sentence.strip()
-        at = passage.text.find(sentence, cursor)
-        if at < 0 or len(sentence) < _MIN_SENTENCE_CHARS:
-            continue
-        if sentence.rstrip("\"'”’)）").endswith(("?", "？")):
-            cursor = at + len(sentence)
-            continue  # a question in the text never answers the user's
-        cursor = at + len(sentence)
-        found.append(_Sentence(rank, (at, cursor), sentence))
-    return found
 
 
 def _anchors(text: str) -> set[str]:
@@ -110,32 +115,41 @@ def _anchor_bonus(question: str, sentence: str) -> float:
 def pick_sentences(
     question: str,
     question_vec: np.ndarray,
-    encoder: Encoder,
-    passages: Sequence[StoredPassage],
+    cached: Sequence[tuple[Sequence[Sentence], np.ndarray]],
     *,
     limit: int,
     margin: float,
     prior: float = 0.03,
-) -> list[_Sentence]:
+) -> list[QuotedSentence]:
     """The sentences of the top passages that best answer the question, best first.
+
+    Args:
+        cached: per cited passage (rank 1, 2, ...), its sentences and their vectors from
+            the language-neutral encoder (``qa.evidence.SentenceCache``).
 
     Each sentence is scored by its similarity to the question, plus a small prior for
     passages the retrieval ranked higher and a bonus for numbers and acronyms it shares
-    with the question (they survive translation). Sentences after the best one must score within
-    ``margin`` of it, so a weak second sentence never dilutes a clear answer.
+    with the question (they survive translation). Sentences after the best one must score
+    within ``margin`` of it, so a weak second sentence never dilutes a clear answer.
+    Sentences that are questions are never quoted.
     """
-    candidates = [s for rank, p in enumerate(passages, start=1) for s in _sentences(rank, p)]
+    candidates: list[QuotedSentence] = []
+    scores: list[float] = []
+    for rank, (sentences, vecs) in enumerate(cached, start=1):
+        sims = vecs @ question_vec if len(sentences) else np.zeros(0)
+        for sentence, sim in zip(sentences, sims, strict=True):
+            if sentence.is_question or len(sentence.text) < _MIN_SENTENCE_CHARS:
+                continue
+            candidates.append(QuotedSentence(rank, sentence.span, sentence.text))
+            scores.append(float(sim) - prior * (rank - 1) + _anchor_bonus(question, sentence.text))
     if not candidates:
         return []
-    vecs = encoder.encode_passages([s.text for s in candidates])
-    scores = vecs @ question_vec - prior * np.array([s.rank - 1 for s in candidates])
-    scores += np.array([_anchor_bonus(question, s.text) for s in candidates])
-    order = np.argsort(-scores)
-    best = float(scores[order[0]])
-    return [candidates[i] for i in order[:limit] if float(scores[i]) >= best - margin]
+    order = np.argsort(-np.asarray(scores))
+    best = scores[int(order[0])]
+    return [candidates[i] for i in order[:limit] if scores[i] >= best - margin]
 
 
-def compose(sentences: Sequence[_Sentence]) -> str:
+def compose(sentences: Sequence[QuotedSentence]) -> str:
     """The answer text: each quoted sentence followed by the [n] of its passage.
 
     Passages come in the order of their best sentence; sentences of one passage in

@@ -3,10 +3,17 @@
 :class:`qa.PaperBridge` delegates its question methods here, so the facade's library
 management (add, remove, list, rebuild, source view) and its question answering can
 change independently.
+
+Whether the library answers a question is decided on its evidence: the best sentence
+similarity among the top hits (language-neutral encoder), which must reach
+``QAConfig.refusal_threshold``, raised for every anchor of the question (an acronym, a
+model name, an article number) that no passage of the library contains. The margin over
+that line is the answer's confidence, shown in the UI and written in batch output.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -15,6 +22,7 @@ import numpy as np
 
 from paperbridge.index import Library, StoredPassage
 from paperbridge.ingest.errors import QuestionError
+from paperbridge.qa.anchors import missing
 from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
 from paperbridge.qa.calibrate import Calibration, calibrate
 from paperbridge.qa.config import QAConfig
@@ -39,39 +47,54 @@ class Asker:
         top_k: int | None = None,
         doc_ids: Collection[str] | None = None,
         langs: Collection[str] | None = None,
+        kinds: Collection[str] | None = None,
     ) -> Answer:
         """Answer a question from the library, citing the passages the answer comes from.
+
+        Args:
+            kinds: passage kinds that may answer (default body, captions, tables; e.g.
+                ``["references"]`` to ask about the papers a document cites).
 
         Raises:
             QuestionError: the question is empty or longer than the configured limit.
         """
         question = self.check(question)
         vectors = self._retriever.encode(question)
-        calibration = self.calibration()  # one version for ranking and refusing alike
+        calibration = self.calibration()
         found = self._retriever.search(
-            question,
-            top_k or self.config.top_k,
-            doc_ids=doc_ids,
-            langs=langs,
-            vectors=vectors,
-            calibration=calibration,
+            question, top_k or self.config.top_k, doc_ids=doc_ids, langs=langs, kinds=kinds, vectors=vectors
         )
         hits = found.hits
         passages = self.library.passages([h.passage_id for h in hits])
+        confidence, reason = self.judge(question, found, calibration)
         lang = found.question_lang
-        if not hits or calibration.refuses(found.confidence):
-            return Answer(question, lang, "", True, _citations(hits, passages, {}))
-        encoder = self.library.encoders[self._retriever.neutral_encoder()]
+        if not hits or confidence < 0.5:
+            return Answer(question, lang, "", True, _citations(hits, passages, {}), confidence, reason)
+        vector = vectors[self._retriever.neutral_encoder()]
+        cached = self._retriever.sentences().get(passages[:3])
         sentences = pick_sentences(
-            question,
-            vectors[encoder.name],
-            encoder,
-            passages[:3],
-            limit=self.config.answer_sentences,
-            margin=self.config.answer_margin,
+            question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin
         )
         marks = {s.rank: s.span for s in reversed(sentences)}
-        return Answer(question, lang, compose(sentences), False, _citations(hits, passages, marks))
+        cites = _citations(hits, passages, marks)
+        return Answer(question, lang, compose(sentences), False, cites, confidence, reason)
+
+    def judge(self, question: str, found: Retrieval, calibration: Calibration) -> tuple[float, str]:
+        """The confidence (0..1, 0.5 is the refusal line) that the library answers, and why.
+
+        The evidence (best sentence similarity among the top hits) is compared with the
+        refusal line, raised for each of the question's anchors the library never mentions.
+        """
+        if not found.hits:
+            return 0.0, "no passage matches"
+        absent = missing(question, calibration.anchors) if calibration.anchors else []
+        line = self.config.refusal_threshold + self.config.anchor_penalty * len(absent)
+        confidence = 1.0 / (1.0 + math.exp(-(found.evidence - line) / self.config.confidence_scale))
+        if absent:
+            reason = f"the library never mentions {', '.join(absent)}"
+        else:
+            reason = f"best sentence similarity {found.evidence:.2f} (line {line:.2f})"
+        return confidence, reason
 
     def retrieve(
         self,
@@ -80,12 +103,11 @@ class Asker:
         *,
         doc_ids: Collection[str] | None = None,
         langs: Collection[str] | None = None,
+        kinds: Collection[str] | None = None,
         vectors: dict[str, np.ndarray] | None = None,
     ) -> Retrieval:
         """The ranked passages ``ask`` cites, without composing an answer (benchmarks use it)."""
-        return self._retriever.search(
-            question, k, doc_ids=doc_ids, langs=langs, vectors=vectors, calibration=self.calibration()
-        )
+        return self._retriever.search(question, k, doc_ids=doc_ids, langs=langs, kinds=kinds, vectors=vectors)
 
     def check(self, question: str) -> str:
         """The question stripped, or a QuestionError saying what is wrong with it."""
@@ -100,14 +122,12 @@ class Asker:
         return question
 
     def calibration(self) -> Calibration:
-        """The library's no-answer threshold, recomputed when the library changed."""
+        """What the library version's passages contain (its anchors), measured once per version."""
         with self._lock:
             self.library.refresh()
             generation = self.library.manifest.generation if self.library.manifest else 0
             if self._calibration is None or self._calibration.generation != generation:
-                self._calibration = calibrate(
-                    self.library, self._retriever, self.config.refusal_quantile, self.config.hubness_k
-                )
+                self._calibration = calibrate(self.library)
             return self._calibration
 
     def evaluate(self, questions: Path, *, progress: bool = False) -> EvalReport:
@@ -134,6 +154,9 @@ def _citations(
             highlight=marks.get(rank),
             start=p.start,
             end=p.end,
+            passage_kind=p.passage_kind,
+            section=p.section,
+            evidence=h.signals.get("sentence", 0.0),
         )
         for rank, (h, p) in enumerate(zip(hits, passages, strict=True), start=1)
     )

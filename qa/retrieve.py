@@ -1,82 +1,109 @@
-"""Hybrid, language-fair retrieval.
+"""Retrieval: candidates from every encoder and BM25, ranked by sentence-level evidence.
 
-Dense encoders rank same-language passages on other topics above the right passage in
-the other language: raw cosine scores are not comparable across languages. So every
-encoder searches each language's passages separately, its scores are turned into
-z-scores within that language pool (how far a passage stands out from the pool's other
-candidates), and only then are the pools merged. The z-scores of all encoders and of
-BM25 are summed (CombSUM). The summed score is also what the no-answer threshold
-(:mod:`qa.calibrate`) is compared with.
+Measured on real documents (``bench/realdocs.py``), three things decide the ranking:
+
+* **Where the fact is written.** A question asks for one fact, stated in one sentence of a
+  long paragraph; the paragraph's embedding averages that sentence with the others, so a
+  short heading or table header on the same topic outscores it. The top candidates are
+  therefore re-scored by their best sentence (:mod:`qa.evidence`), blended with the
+  passage score.
+* **What a passage is.** Tables of contents, reference lists, indexes and page furniture
+  sit close to every question on their topic (they list its words) and never answer one.
+  Only the answer kinds (``ingest.ANSWER_KINDS``: body, captions, tables) compete unless the
+  caller asks for other kinds.
+* **Which document the question names** (:mod:`qa.documents`): "the DeepSeek-V3 report",
+  "《大语言模型综述》", "Shannon's 1948 paper" lift that document's passages.
+
+Scores are cosines of the language-neutral encoder (USE multilingual: its cosines are
+comparable across languages, unlike e5's, which favour the question's own language), so
+English and Chinese passages compete on one scale without per-library normalization. e5
+and BM25 add what they see within each language pool (a z-score over the pool's
+candidates, positive part only), with small weights.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from statistics import NormalDist
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from paperbridge.index import Library
-from paperbridge.ingest import detect_language
+from paperbridge.index import Library, StoredPassage
+from paperbridge.ingest import ANSWER_KINDS, detect_language
 from paperbridge.qa.config import QAConfig
+from paperbridge.qa.documents import DocumentNames
+from paperbridge.qa.evidence import SentenceCache, best_sentences
 
-if TYPE_CHECKING:
-    from paperbridge.qa.calibrate import Calibration
-
-_MIN_POOL = 8
-_NORMAL = NormalDist()  # below this, a pool's own score spread is too noisy to normalize by
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The hits for a question, and how well the library's best passage matches it at all.
-
-    ``confidence`` is the highest raw cosine of the language-neutral encoder over every
-    language pool: unlike the fused score it does not rise just because some passage stands
-    out from a pool of unrelated ones, so it is what the no-answer threshold is compared with.
-    """
-
-    hits: list[Hit]
-    confidence: float
-    question_lang: str  # "en", "zh" or "mixed", as detected for the bias correction
+_MIN_POOL = 8  # below this many candidates, a pool's score spread is too noisy to normalize by
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage id with its fused score and the signals that made it."""
+    """A retrieved passage id with its score and the signals that made it."""
 
     passage_id: int
     score: float
     signals: dict[str, float]
+    sentence: int = -1  # index of its best sentence (``qa.evidence.sentences_of``), -1 if unscored
 
 
-def _zscores(results: Sequence[tuple[int, float]], mean: float, std: float) -> dict[int, float]:
-    return {pid: (score - mean) / std for pid, score in results}
+@dataclass(frozen=True)
+class Retrieval:
+    """The hits for a question, best first, and what the refusal decision needs.
+
+    ``evidence`` is the best sentence similarity among the hits (language-neutral encoder);
+    ``named`` the documents the question names, with how clearly.
+    """
+
+    hits: list[Hit]
+    question_lang: str  # "en", "zh" or "mixed"
+    evidence: float = -1.0
+    named: dict[str, float] = field(default_factory=dict)
 
 
-def _expected_max(n: int) -> float:
-    """Expected largest of n standard normal draws (Blom's plotting position)."""
-    return _NORMAL.inv_cdf((n - 0.375) / (n + 0.25)) if n > 1 else 0.0
-
-
-def _stats(scores: Sequence[float]) -> tuple[float, float]:
-    arr = np.asarray(scores, dtype=np.float64)
-    return float(arr.mean()), max(float(arr.std()), 1e-3)
+def _positive_z(results: Sequence[tuple[int, float]]) -> dict[int, float]:
+    """Scores as z-scores within their list, negatives cut to 0 (only positive evidence counts)."""
+    if len(results) < 2:
+        return {pid: 0.0 for pid, _ in results}
+    arr = np.asarray([s for _, s in results], dtype=np.float64)
+    mean, std = float(arr.mean()), max(float(arr.std()), 1e-3)
+    return {pid: max(0.0, (s - mean) / std) for pid, s in results}
 
 
 class Retriever:
-    """Fuses per-language dense search of every encoder with BM25 over one library."""
+    """Ranks one library's passages for a question (thread-safe)."""
 
     def __init__(self, library: Library, config: QAConfig) -> None:
         self.library = library
         self.config = config
+        self._sentences: SentenceCache | None = None
+        self._meta: dict[int, StoredPassage] = {}
+        self._meta_lock = threading.Lock()
+        self.names = DocumentNames(library, self)
 
+    # ---- encoders ------------------------------------------------------------------------
     def encode(self, question: str) -> dict[str, np.ndarray]:
         """Query vectors of every encoder of the library, by encoder name (each (dim,))."""
         return {name: enc.encode_queries([question])[0] for name, enc in self.library.encoders.items()}
 
+    def neutral_encoder(self) -> str:
+        """Name of the encoder whose raw cosines are comparable across languages."""
+        names = list(self.library.encoders)
+        return self.config.neutral_encoder if self.config.neutral_encoder in names else names[0]
+
+    def sentences(self) -> SentenceCache:
+        """The sentence cache of the neutral encoder."""
+        if self._sentences is None:
+            self._sentences = SentenceCache(self.library.encoders[self.neutral_encoder()])
+        return self._sentences
+
+    def pools(self, langs: Collection[str] | None) -> list[str]:
+        """The languages present in the library, those in ``langs`` only if given."""
+        present = [lang for lang, n in self.library.languages().items() if n > 0]
+        return [lang for lang in present if langs is None or lang in langs]
+
+    # ---- search --------------------------------------------------------------------------
     def search(
         self,
         question: str,
@@ -84,8 +111,8 @@ class Retriever:
         *,
         doc_ids: Collection[str] | None = None,
         langs: Collection[str] | None = None,
+        kinds: Collection[str] | None = None,
         vectors: dict[str, np.ndarray] | None = None,
-        calibration: Calibration | None = None,
     ) -> Retrieval:
         """The k best passages for a question, best first.
 
@@ -94,132 +121,105 @@ class Retriever:
             k: how many hits to return.
             doc_ids: only search these documents.
             langs: only search passages in these languages ("en", "zh", "mixed").
+            kinds: passage kinds that may answer (default ``ingest.ANSWER_KINDS``).
             vectors: precomputed query vectors (from :meth:`encode`), to encode once.
-            calibration: the library's measured hubness and language bias, subtracted
-                from dense scores.
         """
         vectors = vectors if vectors is not None else self.encode(question)
-        pools = self.pools(langs)
         question_lang = detect_language(question)
+        allowed = frozenset(kinds) if kinds is not None else frozenset(ANSWER_KINDS)
+        signals = self._candidates(question, vectors, self.pools(langs), doc_ids, allowed)
+        if not signals:
+            return Retrieval([], question_lang)
+        named = self.names.named(question, vectors)
+        first = self._first_stage(signals, named)
+        hits = self._rerank(first[: max(k, self.config.rerank_depth)], vectors, named)
+        evidence = max(
+            (h.signals.get("sentence", -1.0) for h in hits[: self.config.evidence_depth]), default=-1.0
+        )
+        return Retrieval(hits[:k], question_lang, evidence, named)
+
+    def _candidates(
+        self,
+        question: str,
+        vectors: dict[str, np.ndarray],
+        pools: list[str],
+        doc_ids: Collection[str] | None,
+        kinds: frozenset[str],
+    ) -> dict[int, dict[str, float]]:
+        """Every candidate passage of an allowed kind, with its signals by name."""
         signals: dict[int, dict[str, float]] = {}
-        confidence = float("-inf")
-        for name, vec in vectors.items():
-            weight = self.config.weight(name)
-            zscores, best = self._dense(name, vec, question_lang, pools, doc_ids, calibration)
-            if name == self.neutral_encoder():
-                confidence = best
-            for pid, z in zscores.items():
-                signals.setdefault(pid, {})[name] = weight * z
-        if self.config.lexical_weight > 0:
-            for pid, z in self._lexical(question, pools, doc_ids).items():
-                signals.setdefault(pid, {})["bm25"] = self.config.lexical_weight * z
-        floor = self._floors(vectors, signals)
-        hits = [Hit(pid, self._fuse(sig, floor), sig) for pid, sig in signals.items()]
+        neutral = self.neutral_encoder()
+        depth = self.config.depth
+        for lang in pools:
+            for name, vec in vectors.items():
+                found = self.library.dense_search(name, vec, depth, lang=lang, doc_ids=doc_ids)
+                found = self._keep(found, kinds)
+                if name == neutral:
+                    for pid, score in found:
+                        signals.setdefault(pid, {})["dense"] = score
+                elif len(found) >= _MIN_POOL:
+                    for pid, z in _positive_z(found).items():
+                        signals.setdefault(pid, {})[name] = z
+            lexical = self._keep(
+                [
+                    h
+                    for h in self.library.lexical_search(question, depth, lang=lang, doc_ids=doc_ids)
+                    if h[1] > 0
+                ],
+                kinds,
+            )
+            for pid, z in _positive_z(lexical).items():
+                signals.setdefault(pid, {})["bm25"] = z
+        # Candidates found by e5 or BM25 only score the lowest neutral cosine seen: they were
+        # not among its best ``depth`` of any pool.
+        floor = min((sig["dense"] for sig in signals.values() if "dense" in sig), default=0.0)
+        for sig in signals.values():
+            sig.setdefault("dense", floor)
+        return signals
+
+    def _keep(self, found: list[tuple[int, float]], kinds: frozenset[str]) -> list[tuple[int, float]]:
+        meta = self.meta([pid for pid, _ in found])
+        return [(pid, s) for pid, s in found if meta[pid].passage_kind in kinds]
+
+    def meta(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+        """Stored passages by id, cached (ids are never reused within a library)."""
+        with self._meta_lock:
+            missing = [pid for pid in ids if pid not in self._meta]
+        if missing:
+            fetched = self.library.passages(missing)
+            with self._meta_lock:
+                if len(self._meta) > 200_000:
+                    self._meta.clear()
+                self._meta.update({p.id: p for p in fetched})
+        with self._meta_lock:
+            return {pid: self._meta[pid] for pid in ids}
+
+    def _prior(self, sig: dict[str, float], pid: int, named: dict[str, float]) -> float:
+        """What the first and second stage share: e5, BM25 and the named-document lift."""
+        cfg = self.config
+        e5 = sum(v for key, v in sig.items() if key not in ("dense", "bm25", "sentence"))
+        doc = self._meta[pid].doc_id
+        return (
+            cfg.e5_weight * e5
+            + cfg.lexical_weight * sig.get("bm25", 0.0)
+            + cfg.named_weight * named.get(doc, 0.0)
+        )
+
+    def _first_stage(self, signals: dict[int, dict[str, float]], named: dict[str, float]) -> list[Hit]:
+        hits = [Hit(pid, sig["dense"] + self._prior(sig, pid, named), sig) for pid, sig in signals.items()]
         hits.sort(key=lambda h: -h.score)
-        return Retrieval(hits[:k], confidence, question_lang)
+        return hits
 
-    def confidence(self, vector: np.ndarray) -> float:
-        """Best raw score of the language-neutral encoder (its query vector) over every pool."""
-        name = self.neutral_encoder()
-        best = [
-            res[0][1]
-            for lang in self.pools(None)
-            if (res := self.library.dense_search(name, vector, 1, lang=lang))
-        ]
-        return max(best, default=float("-inf"))
-
-    def neutral_encoder(self) -> str:
-        """Name of the encoder whose raw scores judge answerability (see QAConfig)."""
-        names = list(self.library.encoders)
-        return self.config.neutral_encoder if self.config.neutral_encoder in names else names[0]
-
-    def pools(self, langs: Collection[str] | None) -> list[str]:
-        present = [lang for lang, n in self.library.languages().items() if n > 0]
-        return [lang for lang in present if langs is None or lang in langs]
-
-    def pool_zscores(
-        self,
-        name: str,
-        vec: np.ndarray,
-        pools: list[str],
-        doc_ids: Collection[str] | None,
-        calibration: Calibration | None,
-    ) -> tuple[dict[str, dict[int, float]], float]:
-        """One encoder's candidates as z-scores within their language pool, by pool, and
-        the best raw score over all pools.
-
-        Each passage's hubness (from ``calibration``) is subtracted first. A pool's z-scores
-        are shifted down by the expected maximum of as many standard normal draws as the
-        pool has candidates (Blom's approximation): otherwise the top of a larger pool would
-        stand out more by chance alone.
-        """
-        per_pool = {
-            lang: self.library.dense_search(name, vec, self.config.depth, lang=lang, doc_ids=doc_ids)
-            for lang in pools
-        }
-        raw = [s for res in per_pool.values() for _, s in res]
-        if not raw:
-            return {}, float("-inf")
-        if calibration is not None:
-            beta = self.config.hubness_weight
-            per_pool = {
-                lang: [(pid, s - beta * calibration.hub(name, pid)) for pid, s in res]
-                for lang, res in per_pool.items()
-            }
-        fallback = _stats([s for res in per_pool.values() for _, s in res])
-        out: dict[str, dict[int, float]] = {}
-        for lang, res in per_pool.items():
-            if res:
-                mean, std = _stats([s for _, s in res]) if len(res) >= _MIN_POOL else fallback
-                out[lang] = _zscores(res, mean + std * _expected_max(len(res)), std)
-        return out, max(raw)
-
-    def _dense(
-        self,
-        name: str,
-        vec: np.ndarray,
-        question_lang: str,
-        pools: list[str],
-        doc_ids: Collection[str] | None,
-        calibration: Calibration | None,
-    ) -> tuple[dict[int, float], float]:
-        """Pool z-scores merged into one ranking, each pool's language bias removed.
-
-        The bias is what the top of a pool reaches for questions in ``question_lang`` that
-        it cannot answer, measured on this library (:mod:`qa.calibrate`).
-        """
-        by_pool, best = self.pool_zscores(name, vec, pools, doc_ids, calibration)
-        out: dict[int, float] = {}
-        for lang, zscores in by_pool.items():
-            bias = calibration.bias(name, question_lang, lang) if calibration else 0.0
-            bias *= self.config.language_bias_weight
-            out.update({pid: z - bias for pid, z in zscores.items()})
-        return out, best
-
-    def _lexical(self, question: str, pools: list[str], doc_ids: Collection[str] | None) -> dict[int, float]:
-        """BM25 z-scores; only positive evidence counts, so no language is penalized."""
-        res = [
-            hit
-            for lang in pools
-            for hit in self.library.lexical_search(question, self.config.depth, lang=lang, doc_ids=doc_ids)
-            if hit[1] > 0
-        ]
-        if len(res) < 2:
-            return {}
-        mean, std = _stats([s for _, s in res])
-        return {pid: max(0.0, z) for pid, z in _zscores(res, mean, std).items()}
-
-    def _floors(
-        self, vectors: dict[str, np.ndarray], signals: dict[int, dict[str, float]]
-    ) -> dict[str, float]:
-        """For each encoder, the lowest z seen: a stand-in for candidates it did not return."""
-        floors: dict[str, float] = {}
-        for name in vectors:
-            seen = [sig[name] for sig in signals.values() if name in sig]
-            floors[name] = min(seen) if seen else 0.0
-        return floors
-
-    @staticmethod
-    def _fuse(sig: dict[str, float], floor: dict[str, float]) -> float:
-        dense = sum(sig.get(name, low) for name, low in floor.items())
-        return dense + sig.get("bm25", 0.0)
+    def _rerank(self, hits: list[Hit], vectors: dict[str, np.ndarray], named: dict[str, float]) -> list[Hit]:
+        """Blend each hit's passage score with its best sentence's."""
+        passages = list(self.meta([h.passage_id for h in hits]).values())
+        vector = vectors[self.neutral_encoder()]
+        best = best_sentences(vector, self.sentences().get(passages))
+        weight = self.config.sentence_weight
+        out = []
+        for hit, (score, index) in zip(hits, best, strict=True):
+            sig = {**hit.signals, "sentence": score}
+            blended = (1 - weight) * sig["dense"] + weight * score
+            out.append(Hit(hit.passage_id, blended + self._prior(sig, hit.passage_id, named), sig, index))
+        out.sort(key=lambda h: -h.score)
+        return out

@@ -81,7 +81,11 @@ def test_batch_keeps_order_passes_fields_through_and_reports_bad_lines(
     assert lines[0]["topic"] == "k" and lines[1]["question_lang"] == "zh"
     assert set(lines[0]) >= {"id", "question", "question_lang", "answer", "no_answer", "citations"}
     cite = lines[0]["citations"][0]
-    assert set(cite) == {"rank", "doc_id", "title", "source", "page", "paragraph", "lang", "score", "text"}
+    assert set(cite) == {
+        *("rank", "doc_id", "title", "source", "page", "paragraph", "lang", "score", "text"),
+        *("passage_kind", "section", "evidence"),
+    }
+    assert set(lines[0]) >= {"confidence", "confidence_label", "reason"}
     assert [n for n, _ in report.failed] == [2, 3]
     assert "q.jsonl:2" in report.failed[0][1] and "question" in report.failed[1][1]
 
@@ -138,9 +142,9 @@ def test_numbers_and_acronyms_anchor_answer_sentences_across_languages() -> None
 
 def test_questions_in_a_passage_are_never_quoted_as_answers() -> None:
     from paperbridge.index import StoredPassage
-    from paperbridge.qa.answer import _sentences
+    from paperbridge.qa.evidence import sentences_of
 
     text = "Looking for other templates? Please visit the site. 你想了解更多吗？本模板支持中文。"
     passage = StoredPassage(1, "d", "t", "s", "text", 1, 1, 0, "mixed", 0, len(text), text)
-    kept = [s.text for s in _sentences(1, passage)]
+    kept = [s.text for s in sentences_of(passage) if not s.is_question]
     assert kept == ["Please visit the site.", "本模板支持中文。"]
