@@ -40,22 +40,43 @@ def page_texts_of(blocks: Sequence[Block], pages: int) -> tuple[tuple[str, ...],
     return tuple(PARAGRAPH_SEPARATOR.join(p) for p in parts), starts
 
 
+def _fit(text: str, start: int, end: int, budget: int) -> int:
+    """The furthest ``pos`` in ``(start, end]`` with ``text[start:pos]`` within ``budget`` tokens.
+
+    Token counts only grow as a prefix grows, so the cut is found by doubling the window and
+    then halving it: each probe counts at most about twice the piece that is cut, and a long
+    unpunctuated run costs O(n log n), not O(n²).
+    """
+    lo, width = start + 1, 64
+    while True:
+        hi = min(end, start + width)
+        if count_tokens(text[start:hi]) > budget:
+            break
+        if hi == end:
+            return end
+        lo, width = hi, width * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count_tokens(text[start:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def _cut_sentence(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
     """Cut one over-long sentence into spans of at most ``budget`` tokens, at soft breaks."""
     spans = []
-    while end - start > 0 and count_tokens(text[start:end]) > budget:
-        cut = start + 1
-        for pos in range(start + 1, end):
-            if count_tokens(text[start:pos]) > budget:
-                break
-            cut = pos
+    while end > start:
+        cut = _fit(text, start, end, budget)
+        if cut == end:
+            spans.append((start, end))
+            break
         soft = [m.end() for m in _SOFT_CUT.finditer(text, start, cut)]
         if soft and soft[-1] - start > (cut - start) // 2:
             cut = soft[-1]
         spans.append((start, cut))
         start = cut + len(text[cut:end]) - len(text[cut:end].lstrip())
-    if end > start:
-        spans.append((start, end))
     return spans
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-from pypdf.errors import PdfReadError, PdfStreamError
+from pypdf.errors import PyPdfError
 
 from paperbridge.ingest.document import page_ranges
 from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
@@ -70,12 +70,51 @@ def open_pdf(path: Path, data: bytes, password: str | None) -> pypdf.PdfReader:
                 raise EncryptedPDFError(_password_message(path, password))
         if len(reader.pages) == 0:
             raise CorruptFileError(f"{path.name} has no pages: export or download it again")
-    except (PdfStreamError, PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as err:
         raise CorruptFileError(
             f"{path.name} is damaged or truncated beyond repair ({type(err).__name__}): "
             "download or export it again"
         ) from err
     return reader
+
+
+def _pypdf_or_none(path: Path, data: bytes, password: str | None) -> pypdf.PdfReader | None:
+    """pypdf's reader, or None when pypdf cannot open the file (pdfium may still read it).
+
+    Raises:
+        EncryptedPDFError: the password is missing or wrong.
+    """
+    try:
+        return open_pdf(path, data, password)
+    except CorruptFileError as err:
+        log.info("%s: pypdf cannot open it (%s); trying pdfium alone", path.name, err)
+        return None
+
+
+def _paired(
+    path: Path, pypdf_texts: list[str], pdfium: list[str | None]
+) -> list[tuple[str, str | None]]:
+    """Each page's two readings, side by side.
+
+    When the readers disagree on the number of pages (a damaged page tree: one skips a
+    broken page the other keeps), pairing by index would put one page's text on another,
+    so the reader that sees more pages is used alone.
+    """
+    if len(pdfium) == len(pypdf_texts):
+        return list(zip(pypdf_texts, pdfium, strict=True))
+    log.info("%s: pypdf sees %d pages, pdfium %d; using the reader that sees more", path.name,
+             len(pypdf_texts), len(pdfium))
+    if len(pdfium) > len(pypdf_texts):
+        return [("", text) for text in pdfium]
+    return [(text, None) for text in pypdf_texts]
+
+
+def _metadata(path: Path, data: bytes, password: str | None) -> PdfMetadata:
+    """The PDF's metadata, or none when pypdf cannot open the file (pdfium read it)."""
+    try:
+        return pdf_metadata(open_pdf(path, data, password))
+    except CorruptFileError:
+        return PdfMetadata()
 
 
 def _password_message(path: Path, password: str | None) -> str:
@@ -92,7 +131,7 @@ def _pypdf_text(reader: pypdf.PdfReader, index: int, path: Path) -> str:
         return ""
 
 
-def _pdfium_texts(data: bytes, password: str | None) -> list[str] | None:
+def _pdfium_texts(data: bytes, password: str | None) -> list[str | None] | None:
     """Text of every page with pypdfium2, or None when pdfium cannot open the file."""
     import pypdfium2 as pdfium
 
@@ -101,15 +140,28 @@ def _pdfium_texts(data: bytes, password: str | None) -> list[str] | None:
     except pdfium.PdfiumError:
         return None
     try:
-        texts = []
-        for page in document:
-            textpage = page.get_textpage()
-            texts.append(textpage.get_text_bounded())
-            textpage.close()
-            page.close()
-        return texts
+        return [_pdfium_page_text(document, i) for i in range(len(document))]
     finally:
         document.close()
+
+
+def _pdfium_page_text(document: Any, index: int) -> str | None:
+    """One page's text with pdfium; None when pdfium cannot load that page (pypdf may)."""
+    import pypdfium2 as pdfium
+
+    try:
+        page = document[index]
+    except pdfium.PdfiumError:
+        log.info("pdfium cannot load page %d; keeping the other reader's text", index + 1)
+        return None
+    try:
+        textpage = page.get_textpage()
+        try:
+            return str(textpage.get_text_bounded())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
 
 
 @dataclass(frozen=True)
@@ -170,13 +222,12 @@ def read_pages(path: Path, data: bytes, password: str | None) -> tuple[list[Page
     Raises:
         NoTextLayerError: no page has any text (a scan that needs OCR).
     """
-    reader = open_pdf(path, data, password)
-    pypdf_texts = [_pypdf_text(reader, i, path) for i in range(len(reader.pages))]
+    reader = _pypdf_or_none(path, data, password)
+    pypdf_texts = [_pypdf_text(reader, i, path) for i in range(len(reader.pages))] if reader else []
     pdfium = _pdfium_texts(data, password) or []
-    pages = [
-        choose_page_text(text, pdfium[i] if i < len(pdfium) else None)
-        for i, text in enumerate(pypdf_texts)
-    ]
+    if reader is None and not pdfium:
+        open_pdf(path, data, password)  # neither reader opens it: raise pypdf's own verdict
+    pages = [choose_page_text(a, b) for a, b in _paired(path, pypdf_texts, pdfium)]
     if all(p.dropped == "no text layer" for p in pages):
         raise NoTextLayerError(
             f"{path.name} has no text layer (scanned pages): run OCR on it first "
@@ -257,7 +308,7 @@ def read_pdf(path: Path, data: bytes, password: str | None) -> PdfContent:
     pages, warnings = read_pages(path, data, password)
     lines = [[_line(raw, index) for raw in page.text.splitlines()] for index, page in enumerate(pages)]
     lines = drop_running_lines(lines)
-    return PdfContent(lines, pages, pdf_metadata(open_pdf(path, data, password)), warnings,
+    return PdfContent(lines, pages, _metadata(path, data, password), warnings,
                       largest_text(data, password))
 
 
@@ -278,7 +329,10 @@ def largest_text(data: bytes, password: str | None, pages: int = 2) -> list[list
         return []
     try:
         for index in range(min(pages, len(document))):
-            page = document[index]
+            try:
+                page = document[index]
+            except pdfium.PdfiumError:
+                continue
             textpage = page.get_textpage()
             runs = _size_runs(textpage, pdfium_c)
             textpage.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path
 
+import pypdf
 import pytest
 from click.testing import CliRunner
 
@@ -134,3 +136,30 @@ def test_passages_stats_says_what_ingestion_did(shared_pdfs: Path) -> None:
     assert re.search(r"read by: (pdfium|pypdf) 1", out) and "passages: " in out and "body " in out
     assert "zh_garbled_issue_566_test_1.pdf" in out and "dropped: garbled 1" in out
     assert '"text"' not in out  # stats instead of the passages
+
+
+def test_a_page_only_one_reader_can_load_keeps_every_other_page_in_place(
+    shared_pdfs: Path, tmp_path: Path
+) -> None:
+    """A damaged page tree: pdfium cannot load page 2 and pypdf skips it (4 pages, not 5).
+
+    Pairing the readers' pages by index would then put page 3's text on page 2; the reader
+    that sees every page must be used, page numbers intact.
+    """
+    writer = pypdf.PdfWriter()
+    for page in pypdf.PdfReader(shared_pdfs / "en_elegantpaper-en.pdf").pages:
+        writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    data = buffer.getvalue()
+    second = list(re.finditer(rb"/Type /Page\b(?!s)", data))[1]
+    broken = tmp_path / "broken_page_2.pdf"
+    broken.write_bytes(data[: second.start()] + b"/Type /Pagx" + data[second.end() :])
+    assert len(pypdf.PdfReader(broken).pages) == 4
+    doc = read_document(broken)
+    assert doc.pages == 5
+    assert sorted({p.page for p in doc.passages}) == [1, 3, 4, 5]
+    assert any("page(s) 2" in w for w in doc.warnings)
+    original = read_document(shared_pdfs / "en_elegantpaper-en.pdf")
+    marker = "Table 1: Auto MPG and Price"  # on page 3 of the file
+    assert marker in original.page_texts[2] and marker in doc.page_texts[2]

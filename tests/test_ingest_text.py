@@ -169,3 +169,18 @@ def test_metadata_lines_are_passages_not_headings() -> None:
     doc = read_document(next(SAMPLE_CORPUS.glob("000_*.txt")))
     texts = [p.text for p in doc.passages]
     assert "Author: Li Huimin, Chen Guang" in texts
+
+
+def test_a_long_unpunctuated_run_is_cut_within_budget_and_in_linear_time() -> None:
+    """One 'sentence' of 60,000 words (a dump without punctuation) is cut into passages that
+    each fit the budget, cover the text in order and cut at word boundaries; the cut used to
+    re-count the growing prefix at every character (O(n²): minutes for 1 MB)."""
+    from paperbridge.ingest.passages import _cut_sentence
+
+    words = ("alpha", "beta", "数据", "要素", "policy", "research", "模型")
+    text = " ".join(words[i * 7 % len(words)] + str(i % 13) for i in range(60_000))
+    spans = _cut_sentence(text, 0, len(text), 256)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(count_tokens(text[a:b]) <= 256 for a, b in spans)
+    assert all(b <= c for (_, b), (c, _) in zip(spans, spans[1:], strict=False))
+    assert all(b == len(text) or " " in text[b - 1 : b + 1] for _, b in spans), "no word is split"
