@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from paperbridge.index.config import DEFAULT_ENCODERS as DEFAULT_MODELS
+from paperbridge.ingest.document import PASSAGE_KINDS
 from paperbridge.ingest.errors import PaperBridgeError
 from paperbridge.render import plain
 
@@ -329,13 +330,14 @@ def _print_answer(answer: Any) -> None:
         click.echo("The library does not answer this question. Closest passages (not an answer):")
     else:
         click.echo(plain(answer.text))
+    click.secho(f"confidence: {answer.confidence_label} ({answer.confidence:.2f})"
+                + (f" — {plain(answer.reason)}" if answer.reason else ""), dim=True)
     for c in answer.citations:
         click.echo("")
-        click.secho(
-            f"[{c.rank}] {plain(c.title)} | page {c.page}, paragraph {c.paragraph} | {c.lang} | "
-            f"score {c.score:.2f}",
-            bold=True,
-        )
+        where = f"page {c.page}, paragraph {c.paragraph}" + (f" | {plain(c.section)}" if c.section else "")
+        kind = "" if c.passage_kind == "body" else f" | {c.passage_kind}"
+        click.secho(f"[{c.rank}] {plain(c.title)} | {where} | {c.lang}{kind} | score {c.score:.2f}",
+                    bold=True)
         a, b = c.highlight or (len(c.text), len(c.text))
         quoted = click.style(plain(c.text[a:b]), fg="yellow", bold=True) if b > a else ""
         click.echo(plain(c.text[:a], keep_newlines=True) + quoted + plain(c.text[b:], keep_newlines=True))
@@ -351,20 +353,24 @@ def _print_answer(answer: Any) -> None:
 )
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["en", "zh", "mixed"]),
               help="Only search passages in this language (repeatable).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(PASSAGE_KINDS),
+              help="Only passages of this kind (repeatable; default body, caption, table), e.g. "
+                   "references for the papers a document cites.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @click.pass_obj
 def ask(library: Path, question: str, top_k: int, docs: tuple[str, ...], langs: tuple[str, ...],
-        as_json: bool) -> None:
+        kinds: tuple[str, ...], as_json: bool) -> None:
     """Answer QUESTION (English or Chinese) with cited passages.
 
     \b
     Examples:
       paperbridge ask "What share of R&D does Japan spend on basic research?"
       paperbridge ask "日本的K计划是什么？" --lang en -k 3
+      paperbridge ask "Which papers on BM25 does it cite?" --kind references --doc "Okapi at TREC-3"
     """
     bridge = _bridge(library)
     doc_ids = [bridge.resolve(ref).doc_id for ref in docs] or None
-    answer = bridge.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs or None)
+    answer = bridge.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs or None, kinds=kinds or None)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     else:

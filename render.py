@@ -43,6 +43,8 @@ CSS = """
 .pb-text mark, .pb-source mark.pb-sentence {background: #ffb86b; color: inherit;}
 .pb-source mark.pb-passage {background: #fff2a8; color: inherit;}
 .pb-answer {font-size: 1.08em; line-height: 1.7;}
+.pb-confidence {color: var(--body-text-color-subdued); font-size: 0.9em; margin-top: 4px;}
+.pb-section {color: var(--body-text-color-subdued); font-size: 0.85em; font-style: italic;}
 .pb-ref {font-weight: 600; color: var(--color-accent);}
 .pb-noanswer {font-weight: 600; color: #8a1f1f;}
 .pb-source p {line-height: 1.6;}
@@ -85,15 +87,27 @@ def _h(text: str) -> str:
 
 # ---- answers and citations ----------------------------------------------------------------
 def answer_html(answer: Answer) -> str:
-    """The answer with its [n] markers set off, or the no-answer notice."""
+    """The answer with its [n] markers set off, or the no-answer notice; then the confidence
+    that decided between the two, and why."""
     if answer.no_answer:
-        return (
-            '<div class="pb-answer"><span class="pb-noanswer">Not in the library.</span> '
+        body = (
+            '<span class="pb-noanswer">Not in the library.</span> '
             "PaperBridge found no passage that answers this question. The closest passages "
-            "are listed below; they are not an answer.</div>"
+            "are listed below; they are not an answer."
         )
-    body = re.sub(r"\[(\d+)\]", r'<span class="pb-ref">[\1]</span>', _h(answer.text))
-    return f'<div class="pb-answer">{body}</div>'
+    else:
+        body = re.sub(r"\[(\d+)\]", r'<span class="pb-ref">[\1]</span>', _h(answer.text))
+    return f'<div class="pb-answer">{body}</div>{confidence_html(answer)}'
+
+
+def confidence_html(answer: Answer) -> str:
+    """How sure PaperBridge is that the library answers the question (0.5 is the line)."""
+    reason = f" — {_h(answer.reason)}" if answer.reason else ""
+    return (
+        f'<div class="pb-confidence" data-confidence="{answer.confidence:.3f}">'
+        f'<span class="pb-rel"><span style="width:{max(0.05, min(1.0, answer.confidence)) * 100:.0f}%">'
+        f"</span></span>confidence: {_h(answer.confidence_label)}{reason}</div>"
+    )
 
 
 def relevance(cite: Citation, citations: Sequence[Citation]) -> tuple[float, str]:
@@ -102,11 +116,16 @@ def relevance(cite: Citation, citations: Sequence[Citation]) -> tuple[float, str
     Scores are only comparable within one answer, so the bar is the citation's score between
     the weakest and the best shown; the raw score stays in the JSON and the card's tooltip.
     """
-    scores = [c.score for c in citations]
-    top, low = max(scores), min(scores)
-    share = 1.0 if top == low else (cite.score - low) / (top - low)
-    share = 0.15 + 0.85 * share
-    label = "best match" if cite.score == top else "close match" if share >= 0.6 else "weaker match"
+    if cite.evidence > 0:  # how well its best sentence matches the question, 0..1
+        best = max(c.evidence for c in citations)
+        share = max(0.05, min(1.0, cite.evidence))
+        close = cite.evidence >= 0.85 * best
+    else:  # no sentence evidence: place it between the weakest and the best shown
+        scores = [c.score for c in citations]
+        top, low = max(scores), min(scores)
+        share = 0.15 + 0.85 * (1.0 if top == low else (cite.score - low) / (top - low))
+        best, close = top, share >= 0.6
+    label = "best match" if cite.rank == 1 else "close match" if close else "weaker match"
     return share, label
 
 
@@ -121,15 +140,17 @@ def card_html(cite: Citation, closest: bool, citations: Sequence[Citation]) -> s
     flag = '<span class="pb-flag">closest passage — not an answer</span>' if closest else ""
     share, label = relevance(cite, citations)
     bar = f'<span class="pb-rel"><span style="width:{share * 100:.0f}%"></span></span>{label}'
+    kind = "" if cite.passage_kind == "body" else f" · {_h(cite.passage_kind)}"
+    section = f'<div class="pb-section">{_h(cite.section)}</div>' if cite.section else ""
     meta = (
-        f"page {cite.page} · paragraph {cite.paragraph} · {LANG_NAMES.get(cite.lang, _h(cite.lang))}"
+        f"page {cite.page} · paragraph {cite.paragraph}{kind} · {LANG_NAMES.get(cite.lang, _h(cite.lang))}"
         f' · <span title="score {cite.score:.3f}">{bar}</span> · {_h(Path(cite.source).name)}'
     )
     return (
         f'<div class="pb-card{" pb-closest" if closest else ""}" data-rank="{cite.rank}" '
         f'data-lang="{_h(cite.lang)}" data-doc="{_h(cite.doc_id)}">'
         f'<div class="pb-card-head">[{cite.rank}] {_h(cite.title)}{flag}</div>'
-        f'<div class="pb-meta">{meta}</div><div class="pb-text">{body}</div></div>'
+        f'{section}<div class="pb-meta">{meta}</div><div class="pb-text">{body}</div></div>'
     )
 
 
@@ -158,6 +179,8 @@ def source_caption(cite: Citation, view: SourceView) -> str:
     """The Markdown line above the source view."""
     name = plain(Path(cite.source).name)
     caption = f"**\\[{cite.rank}\\] {md(cite.title)}** — page {view.page} of `{name}`"
+    if cite.section:
+        caption += f" · {md(cite.section)}"
     return caption + (f"\n\n_{md(view.note)}_" if view.note else "")
 
 

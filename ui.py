@@ -32,6 +32,8 @@ UPLOAD_SUFFIXES = (".pdf", ".txt", ".md")
 BATCH_SUFFIXES = (".jsonl", ".csv")
 _DOC_COLUMNS = ("title", "file", "language", "pages", "passages", "warnings", "id")
 _PAGE_SCALE = 1.5
+# Passages that do not compete for answers unless asked for (ingest.ANSWER_KINDS do).
+_OTHER_KINDS = ("references", "toc", "index", "code", "boilerplate")
 
 # Questions from the sample corpus: English ones answered only by the Chinese paper, and
 # Chinese ones answered only by the English abstracts (tests/data/sample_questions.jsonl).
@@ -64,12 +66,14 @@ class _Handlers:
         self.max_bytes = max_upload_mb * 2**20
 
     def ask(
-        self, question: str, top_k: float, doc_ids: list[str] | None, langs: list[str] | None
+        self, question: str, top_k: float, doc_ids: list[str] | None, langs: list[str] | None,
+        kinds: list[str] | None = None,
     ) -> tuple[Any, ...]:
         """Answer, cards, the source picker, and the source of the citation the answer quotes."""
         with _core_errors():
             answer = self.bridge.ask(
-                question or "", top_k=int(top_k), doc_ids=doc_ids or None, langs=langs or None
+                question or "", top_k=int(top_k), doc_ids=doc_ids or None, langs=langs or None,
+                kinds=kinds or None,
             )
         shown = render.quoted_rank(answer)
         picker = gr.Radio(choices=render.source_choices(answer), value=shown, visible=shown is not None)
@@ -221,6 +225,10 @@ def _ask_tab(h: _Handlers, top_k: int) -> gr.Dropdown:
                 label="Only passages in these languages (none = all)",
             )
         docs = gr.Dropdown(multiselect=True, label="Only these documents (none = all)")
+        kinds = gr.CheckboxGroup(
+            choices=list(_OTHER_KINDS),
+            label="Search these kinds of passages instead (none = body text, captions, tables)",
+        )
     answer_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
@@ -242,7 +250,7 @@ def _ask_tab(h: _Handlers, top_k: int) -> gr.Dropdown:
     gr.on(
         [ask.click, question.submit],
         h.ask,
-        inputs=[question, k, docs, langs],
+        inputs=[question, k, docs, langs, kinds],
         outputs=outputs,
         api_visibility="private",  # scripts use /ask_json; this one returns HTML
     )

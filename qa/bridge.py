@@ -68,8 +68,9 @@ class PaperBridge:
             ModelMismatchError: the library was built with other models.
         """
         self.config = config or QAConfig()
-        self.library = Library.open(Path(library), _index_config(index_config, models), create=create,
-                                    encoders=encoders)
+        self.library = Library.open(
+            Path(library), _index_config(index_config, models), create=create, encoders=encoders
+        )
         self._asker = Asker(self.library, self.config)
 
     @property
@@ -85,13 +86,21 @@ class PaperBridge:
         top_k: int | None = None,
         doc_ids: Collection[str] | None = None,
         langs: Collection[str] | None = None,
+        kinds: Collection[str] | None = None,
     ) -> Answer:
         """Answer a question from the library, citing the passages the answer comes from.
+
+        Args:
+            top_k: passages to cite.
+            doc_ids: only these documents.
+            langs: only passages in these languages ("en", "zh", "mixed").
+            kinds: passage kinds that may answer (default body, captions and tables; e.g.
+                ``["references"]`` for the papers a document cites).
 
         Raises:
             QuestionError: the question is empty or longer than the configured limit.
         """
-        return self._asker.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs)
+        return self._asker.ask(question, top_k=top_k, doc_ids=doc_ids, langs=langs, kinds=kinds)
 
     def retrieve(
         self,
@@ -133,7 +142,11 @@ class PaperBridge:
         return report
 
     def add_uploads(
-        self, uploads: Sequence[Path], *, password: str | None = None, max_bytes: int,
+        self,
+        uploads: Sequence[Path],
+        *,
+        password: str | None = None,
+        max_bytes: int,
         progress: bool = False,
     ) -> tuple[AddReport | None, list[tuple[str, str]]]:
         """Keep copies of uploaded files in the library and add them.
@@ -145,8 +158,9 @@ class PaperBridge:
         accepted, refused = check_uploads(uploads, max_bytes=max_bytes)
         if not accepted:
             return None, refused
-        report = self.library.add_uploads([(p.name, p) for p in accepted], password=password,
-                                          progress=progress)  # kept and added under one lock
+        report = self.library.add_uploads(
+            [(p.name, p) for p in accepted], password=password, progress=progress
+        )  # kept and added under one lock
         self._calibrate_if_changed(report)
         return report, refused
 

@@ -84,3 +84,20 @@ def test_eval_prints_the_table_and_writes_json(library: Path, tmp_path: Path) ->
     assert code == 0 and "recall@1" in out and "no-answer recall" in out
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["questions"] == 42 and data["answerable"] == 32
+
+
+def test_ask_kind_references_searches_the_reference_list_only(tmp_path: Path) -> None:
+    realdocs = ROOT.parent / "shared" / "realdocs"
+    if not realdocs.is_dir():
+        pytest.skip("../shared/realdocs not found")
+    library = tmp_path / "library"
+    Library.open(library, IndexConfig(encoders=("hash",)), create=True).add(
+        [realdocs / "en_tidy_data_jss2014.pdf"])
+    question = "Wickham Journal of Statistical Software R package"
+    code, out = run(library, "ask", question, "--kind", "references", "--json")
+    cited = json.loads(out)["citations"]
+    assert code == 0 and cited and {c["passage_kind"] for c in cited} == {"references"}
+    code, out = run(library, "ask", question, "--json")
+    assert code == 0 and "references" not in {c["passage_kind"] for c in json.loads(out)["citations"]}
+    code, out = run(library, "ask", question, "--kind", "references", "-k", "2")
+    assert code == 0 and "| references |" in out and "confidence:" in out

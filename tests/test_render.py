@@ -78,3 +78,22 @@ def test_scores_are_shown_as_a_relevance_bar_and_label() -> None:
     assert share < 0.2 and label == "weaker match"
     card = render.card_html(weak, False, (strong, weak))
     assert "weaker match" in card and 'title="score 0.100"' in card
+
+
+def test_the_confidence_that_decided_is_shown_with_the_answer_and_the_refusal() -> None:
+    cites = (_citation(1, "A.", (0, 2)),)
+    sure = Answer("q?", "en", "A. [1]", False, cites, confidence=0.82, reason="two sentences agree")
+    html = render.answer_html(sure)
+    assert "confidence: high — two sentences agree" in html and 'data-confidence="0.820"' in html
+    refused = Answer("q?", "en", "", True, cites, confidence=0.31, reason="no <b>sentence</b> matches")
+    html = render.answer_html(refused)
+    assert "Not in the library." in html and "confidence: low" in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+
+
+def test_cards_show_the_section_and_a_kind_other_than_body() -> None:
+    cite = Citation(**{**_citation(1, "Robertson, S. E. (1994).", None).__dict__,
+                       "passage_kind": "references", "section": "6 循环神经网络 > 6.2 <i>简单</i>"})
+    card = render.card_html(cite, False, (cite,))
+    assert '<div class="pb-section">6 循环神经网络 &gt; 6.2 &lt;i&gt;简单&lt;/i&gt;</div>' in card
+    assert "paragraph 7 · references ·" in card
