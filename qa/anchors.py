@@ -30,6 +30,8 @@ _NUMBERED = re.compile(
     r"第\s*(\d+)\s*([条章节款])|\b(Article|Section|Chapter)\s+(\d+(?:\.\d+)*)\b", re.IGNORECASE
 )
 _SEPARATORS = re.compile(r"[-.\s]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
 # Units and scales that read as anchors but are ordinary words of any text.
 _COMMON = frozenset({"ok", "id", "ids", "pdf", "vs", "etc", "ie", "eg", "usa", "us", "uk", "eu", "ai"})
 
@@ -46,9 +48,15 @@ def _numbered(match: re.Match[str]) -> str:
 
 
 def anchors(text: str) -> set[str]:
-    """The normalized anchors of a text (a question or a passage)."""
+    """The normalized anchors of a text (a question or a passage).
+
+    In Chinese text every Latin word of three letters or more is one too: whoever writes
+    "Mamba" or "Overleaf" inside a Chinese question keeps the name as the documents write it.
+    """
     text = unicodedata.normalize("NFKC", text)
     found = {normalize(m.group(0)) for m in _LATIN.finditer(text)}
+    if _CJK.search(text):
+        found |= {normalize(w) for w in _LATIN_WORD.findall(text) if len(w) >= 3}
     found |= {normalize(_numbered(m)) for m in _NUMBERED.finditer(text)}
     return {a for a in found if a not in _COMMON and len(a) >= 2 and not _ORDINARY.fullmatch(a)}
 
@@ -65,6 +73,7 @@ def vocabulary(texts: Iterable[str]) -> frozenset[str]:
             out.add(normalize(whole))
             out.update(normalize(part) for part in re.split(r"[-.]", whole) if part)
         out.update(normalize(_numbered(m)) for m in _NUMBERED.finditer(text))
+        out.update(normalize(w) for w in _LATIN_WORD.findall(text) if len(w) >= 3)  # for Chinese questions
     return frozenset(out)
 
 

@@ -23,7 +23,7 @@ from paperbridge.qa.anchors import vocabulary
 log = logging.getLogger(__name__)
 
 _CACHE_FILE = "calibration.json"
-_FORMAT = 4  # bump when what is measured changes, so old caches are recomputed
+_FORMAT = 5  # bump when what is measured changes, so old caches are recomputed
 _CHUNK = 5000
 
 

@@ -23,8 +23,10 @@ class QAConfig:
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's score
     e5_weight: float = 0.05  # e5's positive z-score within its language pool
     lexical_weight: float = 0.01  # BM25's positive z-score within its language pool
-    named_weight: float = 0.1  # lift for passages of a document the question names (qa.documents)
-    answer_margin: float = 0.08  # extra sentences must score within this of the best one
+    named_weight: float = 0.2  # lift for passages of a document the question names (qa.documents)
+    short_chars: int = 80  # passages shorter than this many characters are penalized ...
+    short_penalty: float = 0.1  # ... by up to this much (the shorter, the more)
+    answer_margin: float = 0.3  # extra sentences must score within this of the best one
     # The encoder whose raw cosine is comparable across languages (USE is trained to be
     # language-neutral; e5's scores favour same-language text). It ranks, scores answer
     # sentences and decides whether the library answers at all; if the library lacks it,
@@ -49,5 +51,7 @@ class QAConfig:
             raise ValueError(f"depth ({self.depth}) must be at least top_k ({self.top_k})")
         if not 0.0 <= self.sentence_weight <= 1.0:
             raise ValueError(f"sentence_weight must be in [0, 1], got {self.sentence_weight}")
+        if self.short_chars < 1:
+            raise ValueError(f"short_chars must be at least 1, got {self.short_chars}")
         if self.confidence_scale <= 0:
             raise ValueError(f"confidence_scale must be positive, got {self.confidence_scale}")

@@ -195,14 +195,18 @@ class Retriever:
             return {pid: self._meta[pid] for pid in ids}
 
     def _prior(self, sig: dict[str, float], pid: int, named: dict[str, float]) -> float:
-        """What the first and second stage share: e5, BM25 and the named-document lift."""
+        """What the first and second stage share: e5, BM25, the named-document lift, and a
+        penalty for very short passages (headings, captions, table headers: close to every
+        question on their topic, and too short to state an answer)."""
         cfg = self.config
         e5 = sum(v for key, v in sig.items() if key not in ("dense", "bm25", "sentence"))
-        doc = self._meta[pid].doc_id
+        passage = self._meta[pid]
+        short = cfg.short_penalty * max(0.0, 1.0 - len(passage.text) / cfg.short_chars)
         return (
             cfg.e5_weight * e5
             + cfg.lexical_weight * sig.get("bm25", 0.0)
-            + cfg.named_weight * named.get(doc, 0.0)
+            + cfg.named_weight * named.get(passage.doc_id, 0.0)
+            - short
         )
 
     def _first_stage(self, signals: dict[int, dict[str, float]], named: dict[str, float]) -> list[Hit]:
