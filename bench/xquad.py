@@ -563,7 +563,7 @@ def main(argv: list[str] | None = None) -> None:
         markdown_table(
             [
                 {
-                    k: r[k]
+                    k: r.get(k, "")
                     for k in (
                         "config",
                         "task",
