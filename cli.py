@@ -53,9 +53,16 @@ class _Group(click.Group):
     show_default="~/.local/share/paperbridge/library",
     help="Library folder (env PAPERBRIDGE_LIBRARY).",
 )
+@click.option("--store", envvar="PAPERBRIDGE_STORE", default="", metavar="STORE",
+              help="Where vectors and BM25 live (env PAPERBRIDGE_STORE): faiss (default), "
+                   "milvus://HOST:PORT, milvus-lite or a Milvus Lite path ending in .db. A library "
+                   "keeps its store; `--store X rebuild` moves it.")
+@click.option("--cluster", envvar="PAPERBRIDGE_CLUSTER", default="", metavar="ADDRESS",
+              help="Embed new passages on a Dask cluster (env PAPERBRIDGE_CLUSTER): tcp://HOST:PORT "
+                   "(a scheduler) or local:N (N worker processes here).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
-def main(ctx: click.Context, library: Path, verbose: int) -> None:
+def main(ctx: click.Context, library: Path, store: str, cluster: str, verbose: int) -> None:
     """PaperBridge: ask questions across English and Chinese papers, get cited passages.
 
     \b
@@ -64,6 +71,7 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
       paperbridge ask "What is the K Program?"
       paperbridge ask "日本的研发投入强度是多少？"
       paperbridge serve                        # the web UI on 127.0.0.1:7860
+      paperbridge --store milvus://127.0.0.1:19530 --cluster tcp://10.0.0.5:8786 add papers/
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
@@ -74,6 +82,45 @@ def main(ctx: click.Context, library: Path, verbose: int) -> None:
     # The edge decides for the process: the model cache from PAPERBRIDGE_CACHE, offline hub.
     configure_process(cache=cache_from_env(os.environ), offline=True)
     ctx.obj = library
+    if store.strip().endswith(".db") and "://" not in store:  # a Milvus Lite path: from here
+        store = str(Path(store.strip()).expanduser().resolve())
+    ctx.meta[_SCALE] = {k: v.strip() for k, v in (("store", store), ("cluster", cluster)) if v.strip()}
+
+
+_SCALE = "paperbridge.scale"
+
+
+def _scale() -> dict[str, str]:
+    """--store / --cluster of this command, as IndexConfig fields (empty when not given)."""
+    return dict(click.get_current_context().meta.get(_SCALE) or {})
+
+
+def _open(library: Path, *, models: tuple[str, ...] = (), create: bool = False,
+          scale: dict[str, str] | None = None) -> Any:
+    """The PaperBridge over ``library``, with --store / --cluster when given.
+
+    Without them the library's own settings apply. With them, a library built with other
+    models than the defaults is opened twice: once to learn its models.
+    """
+    from paperbridge.index import IndexConfig
+    from paperbridge.ingest.errors import ModelMismatchError
+    from paperbridge.qa import PaperBridge
+
+    scale = _scale() if scale is None else scale
+    if not scale:
+        return PaperBridge(library, models=models, create=create)
+    store, cluster = scale.get("store", ""), scale.get("cluster", "")
+    config = IndexConfig(store=store, cluster=cluster)
+    if models:
+        config = IndexConfig(encoders=models, store=store, cluster=cluster)
+    try:
+        return PaperBridge(library, index_config=config, create=create)
+    except ModelMismatchError:
+        if models:
+            raise
+        own = PaperBridge(library, create=create).models
+        return PaperBridge(library, index_config=IndexConfig(encoders=own, store=store, cluster=cluster),
+                           create=create)
 
 
 # ---- ingest commands ---------------------------------------------------------------
@@ -188,7 +235,7 @@ def add(library: Path, paths: tuple[Path, ...], sample: bool, password: str | No
 
     if not paths and not sample:
         raise click.UsageError("Name files or folders to add, or use --sample.")
-    bridge = PaperBridge(library, models=_models(models), create=True)
+    bridge = _open(library, models=_models(models), create=True)
     report = bridge.add([*paths, *([PaperBridge.sample_corpus] if sample else [])],
                         password=password, progress=True)
     click.echo(f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
@@ -241,9 +288,8 @@ def list_(library: Path, as_json: bool) -> None:
     """
     import dataclasses
 
-    from paperbridge.qa import PaperBridge
 
-    docs = PaperBridge(library, create=True).documents()
+    docs = _open(library, create=True).documents()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(d) for d in docs], ensure_ascii=False, indent=1))
         return
@@ -273,9 +319,8 @@ def rebuild(library: Path, models: tuple[str, ...]) -> None:
       paperbridge rebuild
       paperbridge rebuild --model multilingual-e5-small --model use-multilingual-v3
     """
-    from paperbridge.qa import PaperBridge
 
-    bridge = PaperBridge(library, create=False)
+    bridge = _open(library)
     report = bridge.rebuild(models=_models(models), progress=True)
     click.echo(f"Rebuilt {len(report.added)} documents ({report.embedded} passages embedded "
                f"with {', '.join(bridge.models)}) in {library}")
@@ -320,9 +365,7 @@ def doctor(library: Path, repair: bool, rollback: bool, full: bool) -> None:
 # ---- question commands -----------------------------------------------------------------
 def _bridge(library: Path) -> Any:
     """The PaperBridge over an existing library (imported late: loading models is slow)."""
-    from paperbridge.qa import PaperBridge
-
-    return PaperBridge(library, create=False)
+    return _open(library)
 
 
 def _print_answer(answer: Any) -> None:
@@ -457,9 +500,9 @@ def serve_command(
       paperbridge serve --host 0.0.0.0 --auth-file ~/.paperbridge-users
     """
     from paperbridge import ui  # Gradio is slow to import: only this command pays for it
-    from paperbridge.qa import PaperBridge
 
-    ui.serve(lambda: PaperBridge(library), host=host, port=port, auth_file=auth_file,
+    scale = _scale()
+    ui.serve(lambda: _open(library, create=True, scale=scale), host=host, port=port, auth_file=auth_file,
              allow_no_auth=allow_no_auth, max_upload_mb=max_upload_mb)
 
 

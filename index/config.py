@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from paperbridge.index.stores.spec import check_cluster, parse_store
 from paperbridge.ingest.errors import LibraryError
 
 #: Default encoders: e5-small is the stronger retriever within a language, USE multilingual
@@ -28,6 +29,10 @@ class IndexConfig:
         hnsw_m: HNSW graph degree.
         hnsw_ef_search: HNSW search breadth (recall vs speed).
         max_tokens: chunking setting handed to ingest; recorded in the manifest.
+        store: where vectors and BM25 live (:mod:`paperbridge.index.stores.spec`): "" for
+            FAISS files in the library folder, ``milvus://HOST:PORT`` or a Milvus Lite path.
+        cluster: where passages are embedded: "" in this process, ``tcp://HOST:PORT`` (a
+            Dask scheduler) or ``local:N`` (:mod:`paperbridge.index.fanout`).
     """
 
     encoders: tuple[str, ...] = field(default=DEFAULT_ENCODERS)
@@ -35,6 +40,8 @@ class IndexConfig:
     hnsw_m: int = 32
     hnsw_ef_search: int = 512  # ~3.5 ms a query up to 1M; recall@10 0.99 at 200k, 0.91 at 1M
     max_tokens: int = 256
+    store: str = field(default="", repr=False)  # may carry a password: never printed
+    cluster: str = ""
 
     def __post_init__(self) -> None:
         specs = tuple(s.strip() for s in self.encoders)
@@ -45,6 +52,8 @@ class IndexConfig:
         if len(set(specs)) != len(specs):
             raise LibraryError(f"IndexConfig.encoders lists a model twice: {', '.join(specs)}.")
         object.__setattr__(self, "encoders", specs)
+        parse_store(self.store)  # raises LibraryError for a malformed setting
+        object.__setattr__(self, "cluster", check_cluster(self.cluster))
         for name in ("ann_threshold", "hnsw_m", "hnsw_ef_search", "max_tokens"):
             if getattr(self, name) < 1:
                 raise LibraryError(

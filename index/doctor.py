@@ -36,6 +36,7 @@ from paperbridge.index.manifest import Manifest, ManifestError, file_problem
 from paperbridge.index.report import AddReport
 from paperbridge.index.sources import stored_document
 from paperbridge.index.store import Store
+from paperbridge.index.stores import dispatch
 from paperbridge.index.uploads import FOLDER as FILES
 from paperbridge.index.versions import (
     CURRENT,
@@ -157,6 +158,7 @@ def check(path: Path, *, full: bool = False) -> Health:
         current = versions[-1].name  # what a reader recovers to (if it is whole)
     leftovers = tuple(sorted([p.name for p in (path / VERSIONS).glob(".tmp-*")]
                              + [p.name for p in path.glob(".CURRENT.*")]))
+    leftovers += tuple(dispatch.unpublished_rows(path / VERSIONS / current if current else None))
     missing_pointer = pointer.problem if (versions or (path / CURRENT).exists()) else None
     return Health(path, True, current, missing_pointer, versions, leftovers,
                   tuple(_orphans(path, versions)))
@@ -248,9 +250,14 @@ def repair(path: Path, *, rollback: bool = False, encoders: Sequence[Encoder] | 
 
 
 def _remove_leftovers(root: Path, health: Health, report: RepairReport) -> None:
+    if any(name.startswith("Milvus ") for name in health.leftovers):  # rows of a killed write
+        report.actions += dispatch.undo_unpublished(root / VERSIONS / str(health.current))
     for name in health.leftovers:
+        if name.startswith("Milvus "):
+            continue
         target = root / VERSIONS / name if name.startswith(".tmp-") else root / name
         if target.is_dir():
+            dispatch.forget_unpublished(root, target, [root / VERSIONS / n for n in version_names(root)])
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)

@@ -45,6 +45,7 @@ from paperbridge.index.manifest import EncoderEntry, Manifest
 from paperbridge.index.report import AddReport
 from paperbridge.index.sources import file_hash, one_line, read_source, reread
 from paperbridge.index.store import DocumentInfo, StoredPassage
+from paperbridge.index.stores import dispatch
 from paperbridge.index.uploads import UploadError, is_kept_upload, keep_file, uploads_folder
 from paperbridge.index.versions import (
     SIDE,
@@ -134,6 +135,9 @@ class Library:
         lib = cls(path, settings, encoders, current)
         if current.version is not None:
             lib._check_models(current.version.manifest, config, encoders)
+            moved = dispatch.other_store(path / VERSIONS / current.version.name, settings.store)
+            if moved:
+                _log.warning("%s", moved)
         if current.note:
             _log.warning("%s", current.note)
         return lib
@@ -275,16 +279,11 @@ class Library:
         state = self._state
         if state is None:
             return []
-        if encoder not in state.vectors:
+        names = [e.name for e in state.manifest.encoders]
+        if encoder not in names:
             raise LibraryError(f"The library at {self.path} has no vectors from encoder "
-                               f"{encoder!r}; it has {', '.join(state.vectors)}.")
-        vi = state.vectors[encoder]
-        candidates = None
-        if doc_ids is not None:
-            langs = [lang] if lang else list(vi.by_lang)
-            candidates = {lg: np.asarray(state.store.passage_ids(lang=lg, doc_ids=list(doc_ids)),
-                                         dtype=np.int64) for lg in langs}
-        return vi.search(query, k, lang=lang, candidates=candidates)
+                               f"{encoder!r}; it has {', '.join(names)}.")
+        return state.search().dense(names.index(encoder), query, k, lang=lang, doc_ids=doc_ids)
 
     def lexical_search(self, query: str, k: int, *, lang: str | None = None,
                        doc_ids: Collection[str] | None = None) -> list[tuple[int, float]]:
@@ -292,16 +291,7 @@ class Library:
         state = self._state
         if state is None:
             return []
-        mask = None
-        if doc_ids is not None:
-            allowed = state.store.passage_ids(lang=lang, doc_ids=list(doc_ids))
-            mask = np.isin(state.lexical.ids, np.asarray(allowed, dtype=np.int64))
-        elif lang is not None:
-            if lang not in state.lang_masks:
-                allowed = state.store.passage_ids(lang=lang)
-                state.lang_masks[lang] = np.isin(state.lexical.ids, np.asarray(allowed, np.int64))
-            mask = state.lang_masks[lang]
-        return state.lexical.search(query, k, mask)
+        return state.search().lexical(query, k, lang=lang, doc_ids=doc_ids)
 
     def resolve(self, ref: str) -> DocumentInfo:
         """A document by id, unique id prefix (>= 6 characters) or exact title."""
@@ -408,7 +398,7 @@ class Library:
             if name is not None:
                 self._state = load_version(self.path, name, self._settings)  # checked whole
                 self.note = None
-                cleanup(self.path, name, prior.name if prior else None)
+                cleanup(self.path, name, prior.name if prior else None, cfg.store)
 
     def _finish(self, writer: VersionWriter, current: Current) -> str | None:
         """Publish a changed version; for an unchanged one, repair a bad CURRENT."""

@@ -26,6 +26,9 @@ from paperbridge.index.config import IndexConfig
 from paperbridge.index.lexical import LexicalIndex
 from paperbridge.index.manifest import Manifest, ManifestError, file_problem
 from paperbridge.index.store import Store
+from paperbridge.index.stores import dispatch
+from paperbridge.index.stores.base import SearchIndexes
+from paperbridge.index.stores.local import LocalIndexes
 from paperbridge.index.vectors import VectorIndex
 from paperbridge.ingest.errors import LibraryDamagedError, LibraryFormatError
 
@@ -83,8 +86,11 @@ def read_pointer(root: Path) -> Pointer:
     return Pointer(name)
 
 
-def version_problems(folder: Path, manifest: Manifest, *, full: bool = False) -> list[str]:
-    """Everything wrong with a version's files (empty when it is whole).
+def version_problems(folder: Path, manifest: Manifest, *, full: bool = False,
+                     config: IndexConfig | None = None) -> list[str]:
+    """Everything wrong with a version's files (empty when it is whole), and with its rows
+    in Milvus when it keeps its indexes there (reached with ``config.store``'s address or
+    credentials when given).
 
     Format 2 manifests list every file with its size and checksums; for format 1 the files
     its counts imply are checked for presence.
@@ -92,7 +98,8 @@ def version_problems(folder: Path, manifest: Manifest, *, full: bool = False) ->
     if manifest.files:
         found = [file_problem(folder / rel, expected, full=full)
                  for rel, expected in sorted(manifest.files.items())]
-        return [p for p in found if p]
+        files = [p for p in found if p]
+        return files or dispatch.problems(folder, manifest, config)
     expected = [folder / DB, folder / "lexical" / "ids.npy"]
     if manifest.passages:
         expected += [folder / "vectors" / str(i) / f"{lang}.faiss"
@@ -107,9 +114,20 @@ class Version:
     name: str
     manifest: Manifest
     store: Store
-    vectors: dict[str, VectorIndex]  # by encoder name
+    vectors: dict[str, VectorIndex]  # by encoder name (FAISS store; empty on Milvus)
     lexical: LexicalIndex
     lang_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    indexes: SearchIndexes | None = None  # what readers search; None: the FAISS files above
+
+    def __post_init__(self) -> None:
+        if self.indexes is None:
+            self.indexes = LocalIndexes(list(self.vectors.values()), self.lexical, self.store,
+                                        self.lang_masks)
+
+    def search(self) -> SearchIndexes:
+        """The indexes readers search (FAISS + bm25s here, or Milvus)."""
+        assert self.indexes is not None
+        return self.indexes
 
     @property
     def version_id(self) -> str:
@@ -140,9 +158,11 @@ def load_version(root: Path, name: str, config: IndexConfig) -> Version:
         manifest = Manifest.read(folder / MANIFEST)
     except ManifestError as err:
         raise damaged(root, name, [str(err)]) from err
-    problems = version_problems(folder, manifest)
+    problems = version_problems(folder, manifest, config=config)
     if problems:
         raise damaged(root, name, problems)
+    if dispatch.uses_milvus(folder):
+        return _load_remote(root, name, manifest, config)
     try:
         vectors = {
             e.name: VectorIndex.load(folder / "vectors" / str(i), e.dim,
@@ -157,6 +177,20 @@ def load_version(root: Path, name: str, config: IndexConfig) -> Version:
         raise damaged(root, name, [f"a file that cannot be loaded ({type(err).__name__}: "
                                    f"{str(err).splitlines()[0][:160] if str(err) else ''})"]) from err
     return Version(name, manifest, store, vectors, lexical)
+
+
+def _load_remote(root: Path, name: str, manifest: Manifest, config: IndexConfig) -> Version:
+    """A version whose vectors and BM25 rows are in Milvus (SQLite stays a local file)."""
+    folder = root / VERSIONS / name
+    try:
+        store = Store.open_read(folder / DB)
+        store.count()
+        indexes = dispatch.open_remote(root, folder, manifest, config)
+    except LibraryDamagedError as err:
+        raise damaged(root, name, [str(err)]) from err
+    except (OSError, sqlite3.DatabaseError) as err:
+        raise damaged(root, name, [f"a file that cannot be loaded ({type(err).__name__})"]) from err
+    return Version(name, manifest, store, {}, LexicalIndex(None, np.zeros(0, np.int64)), indexes=indexes)
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,12 @@ from tqdm import tqdm
 
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.encoder import Encoder
-from paperbridge.index.lexical import LexicalIndex, tokenize
+from paperbridge.index.lexical import tokenize
 from paperbridge.index.manifest import EncoderEntry, FileSum, Manifest, new_version_id, now_iso, summarize
 from paperbridge.index.report import AddReport
 from paperbridge.index.store import DocumentInfo, Store
-from paperbridge.index.vectors import VectorIndex
+from paperbridge.index.stores import dispatch
+from paperbridge.index.stores.base import Rows
 from paperbridge.index.versions import (
     CURRENT,
     DB,
@@ -45,7 +46,7 @@ from paperbridge.index.versions import (
 from paperbridge.ingest.document import Document, Passage
 from paperbridge.ingest.errors import LibraryError
 
-_BATCH = 64  # passages per encode call: keeps the progress bar moving and memory flat
+_BATCH = 64  # passages per encode call: keeps the progress bar moving and memory flat (fanout.BATCH)
 
 
 def fsync_dir(path: Path) -> None:
@@ -123,31 +124,34 @@ class VersionWriter:
         versions = root / VERSIONS
         versions.mkdir(parents=True, exist_ok=True)
         for stale in versions.glob(".tmp-*"):  # left by a killed writer; we hold the lock
+            dispatch.forget_unpublished(root, stale, [versions / n for n in version_names(root)],
+                                        config.store)
             shutil.rmtree(stale, ignore_errors=True)
         self.folder = versions / f".tmp-{uuid.uuid4().hex[:8]}"
         self.folder.mkdir()
         self.added_at: dict[str, str] = {}
         self.changed = base is None  # nothing to publish unless a document was added or removed
+        self.published = False
+        # Under the writer lock no other version appears, so this is the published generation.
+        self.generation = max([prior.manifest.generation if prior else 0,
+                               *(generation_of(n) for n in version_names(root))]) + 1
         if base is not None:
             shutil.copyfile(versions / base.name / DB, self.folder / DB)
             self.store = Store.open_write(self.folder / DB)
-            self.vectors = [self._load_vectors(versions / base.name / "vectors" / str(i), e.dim)
-                            for i, e in enumerate(base.manifest.encoders)]
+            dims = [e.dim for e in base.manifest.encoders]
             self.next_id = base.manifest.next_id
         else:
             self.store = Store.create(self.folder / DB)
-            self.vectors = [self._new_vectors(e.dim) for e in encoders().values()]
+            dims = [e.dim for e in encoders().values()]
             self.next_id = prior.manifest.next_id if prior else 1
-
-    def _new_vectors(self, dim: int) -> VectorIndex:
-        cfg = self.config
-        return VectorIndex(dim, ann_threshold=cfg.ann_threshold, hnsw_m=cfg.hnsw_m,
-                           ef_search=cfg.hnsw_ef_search)
-
-    def _load_vectors(self, folder: Path, dim: int) -> VectorIndex:
-        cfg = self.config
-        return VectorIndex.load(folder, dim, ann_threshold=cfg.ann_threshold, hnsw_m=cfg.hnsw_m,
-                                ef_search=cfg.hnsw_ef_search)
+        try:
+            self.indexes = dispatch.new_builder(
+                root, self.folder, config, base=versions / base.name if base else None,
+                prior=versions / prior.name if prior else None, dims=dims, generation=self.generation)
+        except BaseException:
+            self.store.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
 
     def is_unchanged(self, doc_id: str) -> bool:
         """True if this exact content is already in the library."""
@@ -160,13 +164,13 @@ class VersionWriter:
         by_lang: dict[str, list[int]] = {}
         for pid, lang in self.store.delete_document(doc_id):
             by_lang.setdefault(lang, []).append(pid)
-        for vi in self.vectors:
-            vi.remove(by_lang)
+        self.indexes.remove(by_lang)
         return info
 
     def add_documents(self, docs: Sequence[Document], report: AddReport, *, progress: bool) -> None:
         """Store new documents (replacing older contents of the same source) and embed them."""
         new: list[tuple[int, Passage]] = []
+        new_tokens: list[list[str]] = []
         for doc in docs:
             problem = unstorable(doc)
             if problem is not None:
@@ -184,43 +188,55 @@ class VersionWriter:
             tokens = [tokenize(p.text) for p in doc.passages]
             self.store.insert_document(doc, ids, tokens, self.added_at.get(doc.doc_id, now_iso()))
             new.extend(zip(ids, doc.passages, strict=True))
+            new_tokens.extend(tokens)
             info = self.store.document(doc.doc_id)
             assert info is not None
             report.added.append(info)
-        self._embed(new, progress)
+        self._embed(new, new_tokens, progress)
         report.embedded += len(new)
 
-    def _embed(self, new: Sequence[tuple[int, Passage]], progress: bool) -> None:
-        """Embed the new passages with every encoder, in batches, into per-language indexes."""
+    def _embed(self, new: Sequence[tuple[int, Passage]], tokens: Sequence[list[str]],
+               progress: bool) -> None:
+        """Embed the new passages with every encoder, in batches (on a cluster when one is
+        configured), into the version's indexes."""
         if not new:
             return
-        ids = np.array([pid for pid, _ in new], dtype=np.int64)
-        langs = np.array([p.lang for _, p in new])
+        rows = Rows(np.array([pid for pid, _ in new], dtype=np.int64), [p.lang for _, p in new],
+                    [p.doc_id for _, p in new], [p.kind for _, p in new], tokens)
         texts = [p.text for _, p in new]
-        for encoder, vi in zip(self._encoders().values(), self.vectors, strict=True):
-            parts = []
-            with tqdm(total=len(texts), desc=f"embedding ({encoder.name})", unit="passage",
-                      disable=not progress) as bar:
-                for start in range(0, len(texts), _BATCH):
-                    parts.append(encoder.encode_passages(texts[start:start + _BATCH]))
-                    bar.update(len(parts[-1]))
-            vecs = np.concatenate(parts).astype(np.float32)
-            for lang in sorted(set(langs.tolist())):
-                vi.add(lang, ids[langs == lang], vecs[langs == lang])
+        encoders = self._encoders()
+        if self.config.cluster:
+            from paperbridge.index.fanout import embed_on_cluster
+
+            specs = [e.spec for e in (self.base.manifest.encoders if self.base else self._entries())]
+            vectors = embed_on_cluster(self.config.cluster, list(zip(specs, encoders.values(), strict=True)),
+                                       texts, progress=progress)
+        else:
+            vectors = [self._encode(encoder, texts, progress) for encoder in encoders.values()]
+        self.indexes.add(rows, vectors)
+
+    @staticmethod
+    def _encode(encoder: Encoder, texts: Sequence[str], progress: bool) -> np.ndarray:
+        parts = []
+        with tqdm(total=len(texts), desc=f"embedding ({encoder.name})", unit="passage",
+                  disable=not progress) as bar:
+            for start in range(0, len(texts), _BATCH):
+                parts.append(encoder.encode_passages(texts[start:start + _BATCH]))
+                bar.update(len(parts[-1]))
+        return np.concatenate(parts).astype(np.float32)
 
     def publish(self) -> str:
         """Write everything, fsync, rename into versions/ and swap CURRENT. Returns the name."""
-        pairs = list(self.store.tokens())
-        LexicalIndex.build([i for i, _ in pairs], [t for _, t in pairs]).save(self.folder / "lexical")
-        for i, vi in enumerate(self.vectors):
-            vi.save(self.folder / "vectors" / str(i))
+        self.indexes.save(self.folder, self.store, self.generation)
+        passages = self.store.count()
         self.store.commit()
         self.store.close()
-        manifest = self._manifest(len(pairs))
+        manifest = self._manifest(passages)
         manifest.write(self.folder / MANIFEST)
         fsync_dir(self.folder)
         name = f"{manifest.generation:06d}-{manifest.version_id}"
         os.rename(self.folder, self.root / VERSIONS / name)
+        self.published = True
         fsync_dir(self.root / VERSIONS)
         write_current(self.root, name)
         return name
@@ -233,11 +249,10 @@ class VersionWriter:
             done.close()
         base = self.base.manifest if self.base is not None else None
         prior = self.prior.manifest if self.prior is not None else None
-        generations = [generation_of(n) for n in version_names(self.root)]
         return Manifest(
             encoders=base.encoders if base else self._entries(),
             max_tokens=base.max_tokens if base else self.config.max_tokens,
-            generation=max([prior.generation if prior else 0, *generations]) + 1,
+            generation=self.generation,
             next_id=self.next_id, documents=documents, passages=passages, languages=languages,
             created=prior.created if prior else now_iso(), version_id=new_version_id(),
             files=_file_sums(self.folder),
@@ -249,6 +264,8 @@ class VersionWriter:
             self.store.close()
         except sqlite3.Error:
             pass
+        if not self.published:
+            self.indexes.discard()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -293,16 +310,21 @@ def _file_sums(folder: Path) -> dict[str, FileSum]:
     return sums
 
 
-def cleanup(root: Path, current: str, verified: str | None) -> None:
+def cleanup(root: Path, current: str, verified: str | None, store: str = "") -> None:
     """Remove versions older than ``verified`` (a version checked whole before this write,
-    kept one write longer for readers still on it) and leftovers of killed writers.
+    kept one write longer for readers still on it) and leftovers of killed writers; on
+    Milvus, also the rows and collections no kept version sees (reached with ``store``'s
+    address or credentials when given).
 
     With nothing verified before (a new library), no version is removed.
     """
     if verified is not None:
         keep_from = min(generation_of(verified), generation_of(current))
-        for name in version_names(root):
-            if generation_of(name) < keep_from:
-                shutil.rmtree(root / VERSIONS / name, ignore_errors=True)
+        names = version_names(root)
+        gone = [n for n in names if generation_of(n) < keep_from]
+        dispatch.after_cleanup(root, [root / VERSIONS / n for n in names if n not in gone],
+                               [root / VERSIONS / n for n in gone], keep_from, store)
+        for name in gone:
+            shutil.rmtree(root / VERSIONS / name, ignore_errors=True)
     for leftover in root.glob(".CURRENT.*"):
         leftover.unlink(missing_ok=True)
