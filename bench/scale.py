@@ -136,6 +136,10 @@ def _analyzer_runs(client: Any, lang: str, paragraphs: list[str],
         return lambda: _each(_milvus_ranker(client, f"{tokenizer}_{lang}", paragraphs,
                                             {"tokenizer": tokenizer}), texts)
 
+    def server_standard() -> list[list[int]]:
+        return _each(_bm25s_ranker([_milvus_standard(p) for p in paragraphs]),
+                     [_milvus_standard(q) for q in texts])
+
     def server_chinese() -> list[list[int]]:
         return _each(_bm25s_ranker([_milvus_chinese(p) for p in paragraphs]),
                      [_milvus_chinese(q) for q in texts])
@@ -147,7 +151,15 @@ def _analyzer_runs(client: Any, lang: str, paragraphs: list[str],
         ("milvus-lite standard analyzer, raw text", milvus_raw("standard")),
         ("Milvus server 'chinese' analyzer (emulated: jieba search + cnalphanumonly), bm25s",
          server_chinese),
+        ("Milvus server 'standard' analyzer (emulated: one token per Han character), bm25s",
+         server_standard),
     ]
+
+
+def _milvus_standard(text: str) -> list[str]:
+    """What a Milvus server's ``standard`` analyzer yields (Unicode word boundaries, UAX #29):
+    one token per Han character, lowercased words and numbers otherwise."""
+    return re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", text.lower())
 
 
 def part_analyzers(quick: bool) -> dict[str, Any]:

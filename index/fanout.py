@@ -161,7 +161,9 @@ class Fanout:
         settings = model_settings()
         recipes = [Recipe.of(spec, encoder, settings) for spec, encoder in encoders]
         starts = list(range(0, len(texts), CHUNK))
-        shared = self.client.scatter(recipes, broadcast=True)
+        # hash=False: a fresh key per call. Re-scattering the same recipes under their content
+        # hash would reuse the key the previous call is releasing ("lost dependencies").
+        shared = self.client.scatter(recipes, broadcast=True, hash=False)
         futures = [self.client.submit(encode_chunk, shared, list(texts[s:s + CHUNK]), pure=False)
                    for s in starts]
         index = {f.key: i for i, f in enumerate(futures)}

@@ -122,10 +122,10 @@ def locate(
         return SourceView("pdf", cited.page, bool(highlights), note, path, size, highlights)
     moved = cited.kind == "pdf"
     note = f"{path} is no longer there: showing the text stored in the library." if moved else ""
-    shown, marks = text_context(page_text, cited.start, cited.end, cited.text, sentence=sentence,
-                                context=context)
-    return SourceView("text", cited.page, bool(marks), note, text=page_text, paragraphs=shown,
-                      marks=marks)
+    shown, marks = text_context(
+        page_text, cited.start, cited.end, cited.text, sentence=sentence, context=context
+    )
+    return SourceView("text", cited.page, bool(marks), note, text=page_text, paragraphs=shown, marks=marks)
 
 
 def pdf_highlights(
@@ -268,4 +268,3 @@ def _paragraph_bounds(text: str) -> list[tuple[int, int]]:
         pos = brk.end()
     bounds.append((pos, len(text)))
     return bounds
-

@@ -148,3 +148,14 @@ def test_a_local_cluster_starts_and_stops_for_one_write(tmp_path: Path) -> None:
         assert fanout.workers() == 1
         vecs = fanout.embed([("hash", HashEncoder(64))], ["日本的科技政策", "science policy"])
     assert np.array_equal(vecs[0], HashEncoder(64).encode_passages(["日本的科技政策", "science policy"]))
+
+
+def test_one_connection_embeds_twice_in_a_row(scheduler: str) -> None:
+    """Two embeds of the same models on one connection (a batch of writes, the benchmark):
+    the second must not lose the recipes the first one is releasing."""
+    texts = [f"passage {i} 第{i}段" for i in range(700)]
+    with Fanout.start(scheduler) as fanout:
+        first = fanout.embed([("hash", HashEncoder(64))], texts[:64])
+        second = fanout.embed([("hash", HashEncoder(64))], texts)
+    assert np.array_equal(first[0], second[0][:64])
+    assert np.array_equal(second[0], HashEncoder(64).encode_passages(texts))
