@@ -130,11 +130,18 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def page(browser_context: Any, server: str) -> Iterator[Any]:
     tab = browser_context.new_page()
+    tab.bring_to_front()
     tab.set_default_timeout(60_000)
     tab.goto(server)
     tab.wait_for_selector("#pb-question textarea")
     yield tab
     tab.close()
+
+
+def _wait(page: Any, script: str, arg: Any = None, timeout: float = 60_000) -> None:
+    """Wait until ``script`` is true, checked on a timer: animation-frame polling (the
+    default) stalls whenever the tab is not in front, and then a shown result goes unseen."""
+    page.wait_for_function(script, arg=arg, timeout=timeout, polling=250)
 
 
 def _shot(page: Any, name: str) -> None:
@@ -145,7 +152,8 @@ def _ask(page: Any, question: str) -> None:
     page.get_by_role("tab", name="Ask").click()
     page.fill("#pb-question textarea", question)
     page.click("#pb-ask")
-    page.wait_for_function(
+    _wait(
+        page,
         "q => document.querySelector('#pb-cards .pb-card') !== null"
         " && document.querySelector('#pb-pick') !== null",
         arg=question,
@@ -157,18 +165,20 @@ def _ask(page: Any, question: str) -> None:
 def _upload(page: Any, pdf: Path) -> str:
     page.get_by_role("tab", name="Library").click()
     # The page's load event fills the table; upload only once the tab has settled.
-    page.wait_for_function("() => document.querySelector('#pb-docs')?.innerText.includes('.txt')")
+    _wait(page, "() => document.querySelector('#pb-docs')?.innerText.includes('.txt')")
     page.set_input_files("#pb-upload input[type=file]", [str(pdf)])
     try:
-        page.wait_for_function(
-            "name => (document.querySelector('#pb-upload')?.innerText || '').includes(name)",
+        _wait(
+            page,
+            "name => (document.querySelector('#pb-upload')?.textContent || '').includes(name)",
             arg=pdf.name,
             timeout=SLOW_MS,
         )
     finally:
         _shot(page, f"upload_{pdf.stem}")
     page.click("#pb-add")
-    page.wait_for_function(
+    _wait(
+        page,
         "name => (document.querySelector('#pb-report')?.innerText || '').includes(name)",
         arg=pdf.name,
         timeout=SLOW_MS,
@@ -214,13 +224,14 @@ def test_uploaded_pdf_is_listed_answered_and_shown_in_its_page(page: Any) -> Non
     ]
     other = next(r for r in ranks if r != "1")
     page.locator("#pb-pick label").filter(has_text=f"[{other}]").click()
-    page.wait_for_function(
+    _wait(
+        page,
         "r => (document.querySelector('#pb-source-caption')?.innerText || '').includes('[' + r + ']')",
         arg=other,
     )
     image = page.locator("#pb-page img")
     image.wait_for()
-    page.wait_for_function("() => document.querySelector('#pb-page img').naturalWidth > 500")
+    _wait(page, "() => document.querySelector('#pb-page img').naturalWidth > 500")
     _shot(page, "05_source_view_pdf_page")
 
 
@@ -280,14 +291,15 @@ def test_enter_asks_shift_enter_breaks_the_line_and_the_quoted_citation_is_shown
     assert box.input_value() == "What R&D intensity did Japan keep\nbetween 2016 and 2021?"
     assert page.locator("#pb-cards .pb-card").count() == 0, "Shift+Enter must not send"
     box.press("Enter")
-    page.wait_for_function("() => document.querySelector('#pb-cards .pb-card') !== null", timeout=SLOW_MS)
-    page.wait_for_function("() => (document.querySelector('#pb-source-caption')?.innerText || '') !== ''")
+    _wait(page, "() => document.querySelector('#pb-cards .pb-card') !== null", timeout=SLOW_MS)
+    _wait(page, "() => (document.querySelector('#pb-source-caption')?.innerText || '') !== ''")
     _shot(page, "07_enter_sends_quoted_source")
     answer = page.inner_text("#pb-answer")
     quoted = re.search(r"\[(\d+)\]", answer)
     assert quoted, answer
     assert f"[{quoted.group(1)}]" in page.inner_text("#pb-source-caption")
-    assert page.locator(".pb-rel").count() == page.locator(".pb-card").count()
+    assert page.locator(".pb-card .pb-rel").count() == page.locator(".pb-card").count()
+    assert page.locator(".pb-confidence .pb-rel").count() == 1, "the answer's confidence bar"
     assert "match" in page.inner_text('.pb-card[data-rank="1"] .pb-meta')
 
 
@@ -307,7 +319,7 @@ def test_a_hostile_title_stays_text_and_loads_nothing(page: Any, tmp_path: Path)
     assert page.locator("#pb-report a").count() == 0
     assert page.locator("#pb-report img").count() == 0
     _ask(page, "Which weighting function did the Okapi system use at TREC-3?")
-    page.wait_for_function("() => (document.querySelector('#pb-source-caption')?.innerText || '') !== ''")
+    _wait(page, "() => (document.querySelector('#pb-source-caption')?.innerText || '') !== ''")
     assert page.locator("#pb-source-caption a").count() == 0
     assert page.locator("#pb-source-caption img, #pb-cards img").count() == 0
     assert not [url for url in fetched if "evil.example" in url], fetched
