@@ -139,8 +139,9 @@ def page(browser_context: Any, server: str) -> Iterator[Any]:
 
 
 def _wait(page: Any, script: str, arg: Any = None, timeout: float = 60_000) -> None:
-    """Wait until ``script`` is true, checked on a timer: animation-frame polling (the
-    default) stalls whenever the tab is not in front, and then a shown result goes unseen."""
+    """Wait until ``script`` is true, checked every 250 ms rather than on animation frames
+    (the default), which a browser throttles in a tab that is not in front. This did not
+    cure every timeout seen under heavy load: an upload can still go unseen for 240 s."""
     page.wait_for_function(script, arg=arg, timeout=timeout, polling=250)
 
 
