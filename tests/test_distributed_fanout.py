@@ -114,8 +114,12 @@ def test_workers_embed_with_the_real_models_exactly_as_this_process_does(schedul
     with _Fanout.start(scheduler) as fanout:
         assert fanout.workers() == 2
         spread = fanout.embed(list(zip(specs, encoders, strict=True)), texts)
+    # Bit-identical on AVX-512 machines; on AVX2 USE's numpy matmuls sum in another order in a
+    # worker process (seen in CI), so equal up to float32 rounding is what holds everywhere.
     for ours, theirs in zip(embed_in_process(encoders, texts), spread, strict=True):
-        assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
+        assert ours.shape == theirs.shape
+        assert float(np.abs(ours - theirs).max()) < 1e-4
+        assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.9999
 
 
 @pytest.mark.slow
