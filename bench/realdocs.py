@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import CACHE, RESULTS, ROOT, SAMPLE, SHARED, markdown_table, write_result
+from paperbridge.index.config import DEFAULT_ENCODERS
 
 log = logging.getLogger("bench.realdocs")
 
@@ -329,7 +330,8 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--split", choices=("dev", "heldout", "both"), default="dev")
-    parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
+    parser.add_argument("--encoders", default=",".join(DEFAULT_ENCODERS),
+                        help="encoder specs, comma-separated (default: the library default)")
     parser.add_argument("--rebuild", action="store_true", help="ignore the cached library and vectors")
     parser.add_argument("--key", help="reuse the cached library of this key even if ingest/ changed")
     parser.add_argument("--no-naive", action="store_true", help="PaperBridge only (faster while developing)")

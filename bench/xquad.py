@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import CACHE, RESULTS, ROOT, XQUAD, markdown_table, read_result, write_result
+from paperbridge.index.config import DEFAULT_ENCODERS
 
 log = logging.getLogger("bench.xquad")
 
@@ -510,7 +511,8 @@ def main(argv: list[str] | None = None) -> None:
         default=10,
         help="questions per task checked to rank the same through ask (default 10)",
     )
-    parser.add_argument("--encoders", default="multilingual-e5-small,use-multilingual-v3")
+    parser.add_argument("--encoders", default=",".join(DEFAULT_ENCODERS),
+                        help="encoder specs, comma-separated (default: the library default)")
     parser.add_argument("--rebuild", action="store_true", help="ignore cached libraries")
     parser.add_argument(
         "--configs",
@@ -553,7 +555,9 @@ def main(argv: list[str] | None = None) -> None:
         done = {(r["config"], r["task"]) for r in rows}
         old = read_result("xquad" + suffix).get("rows", [])
         kept = [r for r in old if (r["config"], r["task"]) not in done]
-        rows = sorted(kept + rows, key=lambda r: list(rankers(encoders, False)).index(r["config"]))
+        order = list(rankers(encoders, False))
+        rows = sorted(kept + rows,
+                      key=lambda r: order.index(r["config"]) if r["config"] in order else len(order))
     agree = (
         check_ask_agrees(pools, questions, vecs, args.check) if args.check and not args.split_only else None
     )

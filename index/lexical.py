@@ -72,6 +72,21 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def stem(word: str) -> str:
+    """One lowercase English word as BM25 indexes it ("biases" -> "bias")."""
+    return str(_stemmer().stemWord(word.lower()))
+
+
+def stopword(word: str) -> bool:
+    """True for words BM25 leaves out (English or Chinese function words)."""
+    return word.lower() in _EN_STOP or word in _ZH_STOP
+
+
+def segment(text: str) -> list[str]:
+    """Chinese text cut into words (jieba's precise mode), punctuation and spaces dropped."""
+    return [w for w in _jieba().cut(text) if w.strip()]
+
+
 def tokenize(text: str, mode: str = JIEBA_MODE) -> list[str]:
     """Turn English, Chinese or mixed text into BM25 tokens.
 

@@ -29,6 +29,7 @@ import os
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,6 +245,11 @@ class Library:
         """Ids of all passages, or of one language's ("en", "zh", "mixed")."""
         state = self._state
         return state.store.passage_ids(lang=lang) if state else []
+
+    def vocabulary(self) -> dict[str, Counter[str]]:
+        """How many passages use each BM25 token, by language (read from SQLite: one pass)."""
+        state = self._state
+        return state.store.vocabulary() if state is not None else {}
 
     def languages(self) -> dict[str, int]:
         """Passage counts per language, e.g. {"en": 40, "zh": 70, "mixed": 3}."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,6 +295,14 @@ class Store:
         self._require_current()
         for pid, tok in self._rows("SELECT id, tokens FROM passages ORDER BY id"):
             yield int(str(pid)), str(tok).split()
+
+    def vocabulary(self) -> dict[str, Counter[str]]:
+        """How many passages use each BM25 token, by passage language."""
+        self._require_current()
+        out: dict[str, Counter[str]] = {}
+        for lang, tok in self._rows("SELECT lang, tokens FROM passages"):
+            out.setdefault(str(lang), Counter()).update(set(str(tok).split()))
+        return out
 
     def texts(self, *, lang: str | None = None) -> list[tuple[int, str, str]]:
         """(id, lang, text) of every passage (of one language), ascending id."""

@@ -36,6 +36,60 @@ _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)
 _COMMON = frozenset({"ok", "id", "ids", "pdf", "vs", "etc", "ie", "eg", "usa", "us", "uk", "eu", "ai"})
 
 
+_TITLE = re.compile(r"《([^》]{2,40})》")
+# A capitalized word inside an English sentence (not its first word): a proper name when it
+# is rare as an English word ("Overleaf", "Mamba"), not when it is a common one ("Law").
+_PROPER = re.compile(r"(?<=[a-z0-9,;:'\"]\s)[A-Z][a-z]{2,}(?:[A-Z][a-z]+)*")
+_RARE_ZIPF = 3.0
+
+
+def quoted_titles(question: str) -> list[str]:
+    """The titles a question quotes in 《》 (a law, a book, a report)."""
+    return [t.strip() for t in _TITLE.findall(unicodedata.normalize("NFKC", question)) if t.strip()]
+
+
+# Mandarin syllables in pinyin without tones: an English question writes a Chinese name in
+# pinyin ("Qiu Xipeng") where a Chinese document writes it in characters (邱锡鹏), so such a
+# name is no evidence that the library lacks it.
+_PINYIN = frozenset(
+    "a ai an ang ao ba bai ban bang bao bei ben beng bi bian biao bie bin bing bo bu ca cai can cang "
+    "cao ce cen ceng cha chai chan chang chao che chen cheng chi chong chou chu chua chuai chuan "
+    "chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai dan dang dao de dei den deng di dia "
+    "dian diao die ding diu dong dou du duan dui dun duo e ei en eng er fa fan fang fei fen feng fo fou "
+    "fu ga gai gan gang gao ge gei gen geng gong gou gu gua guai guan guang gui gun guo ha hai han hang "
+    "hao he hei hen heng hong hou hu hua huai huan huang hui hun huo ji jia jian jiang jiao jie jin "
+    "jing jiong jiu ju juan jue jun ka kai kan kang kao ke kei ken keng kong kou ku kua kuai kuan kuang "
+    "kui kun kuo la lai lan lang lao le lei leng li lia lian liang liao lie lin ling liu lo long lou lu "
+    "luan lun luo lv lve ma mai man mang mao me mei men meng mi mian miao mie min ming miu mo mou mu na "
+    "nai nan nang nao ne nei nen neng ni nian niang niao nie nin ning niu nong nou nu nuan nuo nv nve o "
+    "ou pa pai pan pang pao pei pen peng pi pian piao pie pin ping po pou pu qi qia qian qiang qiao qie "
+    "qin qing qiong qiu qu quan que qun ran rang rao re ren reng ri rong rou ru rua ruan rui run ruo sa "
+    "sai san sang sao se sen seng sha shai shan shang shao she shei shen sheng shi shou shu shua shuai "
+    "shuan shuang shui shun shuo si song sou su suan sui sun suo ta tai tan tang tao te teng ti tian "
+    "tiao tie ting tong tou tu tuan tui tun tuo wa wai wan wang wei wen weng wo wu xi xia xian xiang "
+    "xiao xie xin xing xiong xiu xu xuan xue xun ya yan yang yao ye yi yin ying yo yong you yu yuan yue "
+    "yun za zai zan zang zao ze zei zen zeng zha zhai zhan zhang zhao zhe zhei zhen zheng zhi zhong "
+    "zhou zhu zhua zhuai zhuan zhuang zhui zhun zhuo zi zong zou zu zuan zui zun zuo".split()
+)
+
+
+def is_pinyin(word: str) -> bool:
+    """True when the word splits wholly into pinyin syllables (Xipeng, Zhang, Qiu)."""
+    word = word.lower()
+    reachable = [True] + [False] * len(word)
+    for end in range(1, len(word) + 1):
+        reachable[end] = any(reachable[start] and word[start:end] in _PINYIN
+                             for start in range(max(0, end - 6), end))
+    return reachable[-1]
+
+
+def _proper_names(text: str) -> set[str]:
+    from wordfreq import zipf_frequency
+
+    return {normalize(w) for w in _PROPER.findall(text)
+            if zipf_frequency(w.lower(), "en") < _RARE_ZIPF and not is_pinyin(w)}
+
+
 def normalize(anchor: str) -> str:
     """Lowercase, NFKC, separators dropped: "TREC-4", "trec 4" and "TREC4" are one anchor."""
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", anchor).lower())
@@ -52,13 +106,29 @@ def anchors(text: str) -> set[str]:
 
     In Chinese text every Latin word of three letters or more is one too: whoever writes
     "Mamba" or "Overleaf" inside a Chinese question keeps the name as the documents write it.
+    In English text a capitalized word inside a sentence that is rare as an English word is
+    one ("the Overleaf editor"; not "Law" or "Survey").
     """
     text = unicodedata.normalize("NFKC", text)
     found = {normalize(m.group(0)) for m in _LATIN.finditer(text)}
     if _CJK.search(text):
         found |= {normalize(w) for w in _LATIN_WORD.findall(text) if len(w) >= 3}
+    else:
+        found |= _proper_names(text)
     found |= {normalize(_numbered(m)) for m in _NUMBERED.finditer(text)}
     return {a for a in found if a not in _COMMON and len(a) >= 2 and not _ORDINARY.fullmatch(a)}
+
+
+def is_strong(anchor: str, question: str) -> bool:
+    """True for an anchor documents of either language write the same way: one with a digit
+    (BM25F, GPT-4, 第100条), capitals inside (TableFormer, HybridQA) or all capitals (CCPA).
+    A proper name (Priestley, Overleaf) may be transliterated in a document of the other
+    language, so its absence says less. (An acronym the lexicon translates, NASA as
+    美国国家航空航天局, counts as mentioned when the library uses the translation.)"""
+    if any(c.isdigit() for c in anchor):
+        return True
+    words = re.findall(r"[A-Za-z][A-Za-z0-9.\-]*", unicodedata.normalize("NFKC", question))
+    return any(normalize(w) == anchor and (re.search(r"[a-z][A-Z]", w) or w.isupper()) for w in words)
 
 
 def vocabulary(texts: Iterable[str]) -> frozenset[str]:

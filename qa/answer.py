@@ -120,12 +120,16 @@ def pick_sentences(
     limit: int,
     margin: float,
     prior: float = 0.03,
+    coverage: Sequence[np.ndarray] | None = None,
+    coverage_weight: float = 0.0,
 ) -> list[QuotedSentence]:
     """The sentences of the top passages that best answer the question, best first.
 
     Args:
         cached: per cited passage (rank 1, 2, ...), its sentences and their vectors from
             the language-neutral encoder (``qa.evidence.SentenceCache``).
+        coverage: per cited passage, the share of the question's terms each sentence
+            states (``Retriever.sentence_coverage``), added with ``coverage_weight``.
 
     Each sentence is scored by its similarity to the question, plus a small prior for
     passages the retrieval ranked higher and a bonus for numbers and acronyms it shares
@@ -137,11 +141,13 @@ def pick_sentences(
     scores: list[float] = []
     for rank, (sentences, vecs) in enumerate(cached, start=1):
         sims = vecs @ question_vec if len(sentences) else np.zeros(0)
-        for sentence, sim in zip(sentences, sims, strict=True):
+        covered = coverage[rank - 1] if coverage is not None else np.zeros(len(sentences))
+        for sentence, sim, cov in zip(sentences, sims, covered, strict=True):
             if sentence.is_question or len(sentence.text) < _MIN_SENTENCE_CHARS:
                 continue
             candidates.append(QuotedSentence(rank, sentence.span, sentence.text))
-            scores.append(float(sim) - prior * (rank - 1) + _anchor_bonus(question, sentence.text))
+            scores.append(float(sim) + coverage_weight * float(cov) - prior * (rank - 1)
+                          + _anchor_bonus(question, sentence.text))
     if not candidates:
         return []
     order = np.argsort(-np.asarray(scores))

@@ -5,10 +5,12 @@ management (add, remove, list, rebuild, source view) and its question answering 
 change independently.
 
 Whether the library answers a question is decided on its evidence: the best sentence
-similarity among the top hits (language-neutral encoder), which must reach
+similarity among the top hits (language-neutral encoder) plus the share of the question's
+terms the best hit states (:mod:`qa.coverage`), which must reach
 ``QAConfig.refusal_threshold``, raised for every anchor of the question (an acronym, a
-model name, an article number) that no passage of the library contains. The margin over
-that line is the answer's confidence, shown in the UI and written in batch output.
+model name, an article number, a proper name, a 《title》) that no passage of the library
+contains. The margin over that line is the answer's confidence, shown in the UI and
+written in batch output.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ import numpy as np
 
 from paperbridge.index import Library, StoredPassage
 from paperbridge.ingest.errors import QuestionError
-from paperbridge.qa.anchors import missing
+from paperbridge.qa.anchors import is_strong, missing, normalize, quoted_titles
 from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
 from paperbridge.qa.calibrate import Calibration, calibrate
 from paperbridge.qa.config import QAConfig
 from paperbridge.qa.evaluate import EvalReport, evaluate
 from paperbridge.qa.retrieve import Hit, Retrieval, Retriever
+from paperbridge.qa.translate import QuestionTerms
 
 
 class Asker:
@@ -36,7 +39,7 @@ class Asker:
     def __init__(self, library: Library, config: QAConfig) -> None:
         self.library = library
         self.config = config
-        self._retriever = Retriever(library, config)
+        self._retriever = Retriever(library, config, lambda: self.calibration().words)
         self._calibration: Calibration | None = None
         self._lock = threading.Lock()
 
@@ -72,8 +75,11 @@ class Asker:
             return Answer(question, lang, "", True, _citations(hits, passages, {}), confidence, reason)
         vector = vectors[self._retriever.neutral_encoder()]
         cached = self._retriever.sentences().get(passages[:3])
+        covered = (self._retriever.sentence_coverage(passages[:3], found.terms, found.weights)
+                   if found.terms is not None else None)
         sentences = pick_sentences(
-            question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin
+            question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin,
+            coverage=covered, coverage_weight=self.config.answer_coverage_weight,
         )
         marks = {s.rank: s.span for s in reversed(sentences)}
         cites = _citations(hits, passages, marks)
@@ -82,19 +88,46 @@ class Asker:
     def judge(self, question: str, found: Retrieval, calibration: Calibration) -> tuple[float, str]:
         """The confidence (0..1, 0.5 is the refusal line) that the library answers, and why.
 
-        The evidence (best sentence similarity among the top hits) is compared with the
-        refusal line, raised for each of the question's anchors the library never mentions.
+        The evidence is the best sentence similarity among the top hits, plus the share of
+        the question's terms the best of them states (:mod:`qa.coverage`), plus how far the
+        best hit stands above the rest; it is compared with the refusal line, raised for
+        each name of the question (an acronym, a model, an article number, a proper name, a
+        《title》) that the library never mentions. The best sentence must also be at least
+        ``min_similarity`` close to the question: one shared word ("Japanese ramen" in a
+        library on Japan) lifts a passage above the rest without making it an answer.
         """
         if not found.hits:
             return 0.0, "no passage matches"
         absent = missing(question, calibration.anchors) if calibration.anchors else []
-        line = self.config.refusal_threshold + self.config.anchor_penalty * len(absent)
-        confidence = 1.0 / (1.0 + math.exp(-(found.evidence - line) / self.config.confidence_scale))
+        absent = [a for a in absent if not _translated(a, found.terms)]
+        titles = [f"《{t}》" for t in quoted_titles(question) if not self._mentions(t)]
+        cfg = self.config
+        strong = sum(is_strong(a, question) for a in absent)
+        line = (cfg.refusal_threshold + cfg.anchor_penalty * strong
+                + cfg.weak_anchor_penalty * (len(absent) - strong + len(titles)))
+        absent += titles
+        evidence = (found.evidence + cfg.refusal_coverage_weight * found.coverage
+                    + cfg.refusal_gap_weight * found.gap)
+        margin = min(evidence - line, found.evidence - cfg.min_similarity)
+        confidence = 1.0 / (1.0 + math.exp(-margin / cfg.confidence_scale))
         if absent:
-            reason = f"the library never mentions {', '.join(absent)}"
-        else:
-            reason = f"best sentence similarity {found.evidence:.2f} (line {line:.2f})"
-        return confidence, reason
+            return confidence, f"the library never mentions {', '.join(absent)}"
+        if found.evidence < cfg.min_similarity:
+            return confidence, f"no sentence is close to the question (best similarity {found.evidence:.2f})"
+        return confidence, (f"best sentence similarity {found.evidence:.2f}, states {found.coverage:.0%} "
+                            f"of the question's terms, stands {found.gap:.2f} above the rest "
+                            f"(evidence {evidence:.2f}, line {line:.2f})")
+
+    def _mentions(self, title: str) -> bool:
+        """True when a document's title or a passage holds most of ``title`` in one piece
+        (《大模型基础》 is the book whose chapter is titled 语言模型基础; 《人工智能法案》 is not a
+        document about 人工智能)."""
+        squashed = "".join(title.split())
+        texts = [d.title for d in self.library.documents()]
+        hits = self.library.lexical_search(title, 20)
+        texts += [p.text for p in self.library.passages([pid for pid, _ in hits])]
+        need = max(2, math.ceil(_TITLE_SHARE * len(squashed)))
+        return any(_longest_common(squashed, "".join(t.split())) >= need for t in texts)
 
     def retrieve(
         self,
@@ -133,6 +166,22 @@ class Asker:
     def evaluate(self, questions: Path, *, progress: bool = False) -> EvalReport:
         """Score the library on questions with known answers (see :func:`qa.evaluate`)."""
         return evaluate(lambda q, k: self.ask(q, top_k=k), questions, progress=progress)
+
+
+def _translated(anchor: str, terms: QuestionTerms | None) -> bool:
+    """True when the library uses a translation of the anchor ("Lavoisier" as 拉瓦锡 in a
+    Chinese paper): the question's terms keep only translations some passage uses."""
+    return terms is not None and any(t.senses and normalize(t.word) == anchor for t in terms.terms)
+
+
+_TITLE_SHARE = 0.75  # share of a quoted title a text must hold in one piece to mention it
+
+
+def _longest_common(a: str, b: str) -> int:
+    """Length of the longest common substring of two strings."""
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, a, b, autojunk=False).find_longest_match().size
 
 
 def _citations(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from paperbridge.index import Library
 from paperbridge.qa.anchors import vocabulary
@@ -23,20 +23,26 @@ from paperbridge.qa.anchors import vocabulary
 log = logging.getLogger(__name__)
 
 _CACHE_FILE = "calibration.json"
-_FORMAT = 5  # bump when what is measured changes, so old caches are recomputed
+_FORMAT = 7  # bump when what is measured changes, so old caches are recomputed
 _CHUNK = 5000
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """The library version's measured facts: which anchors its passages contain."""
+    """The library version's measured facts: which anchors and words its passages contain.
+
+    ``words`` counts the passages using each BM25 token, by passage language: a translation
+    of a question's word that no passage of the other language uses cannot match anything
+    there (:mod:`qa.translate`), and rare words weigh more in a question (:mod:`qa.coverage`).
+    """
 
     generation: int
     anchors: frozenset[str]
+    words: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def calibrate(library: Library, *_: object) -> Calibration:
-    """The anchors of every passage of the library (cached per version)."""
+    """The anchors and BM25 words of every passage of the library (cached per version)."""
     generation = library.manifest.generation if library.manifest else 0
     version = getattr(library, "version_id", None)
     cached = _load(library, version, generation)
@@ -48,7 +54,8 @@ def calibrate(library: Library, *_: object) -> Calibration:
     for start in range(0, len(ids), _CHUNK):
         found |= vocabulary(p.text for p in library.passages(ids[start : start + _CHUNK]))
         found |= vocabulary(f"{d.title} {d.source}" for d in library.documents()) if start == 0 else set()
-    result = Calibration(generation, frozenset(found))
+    words = {lang: dict(counts) for lang, counts in library.vocabulary().items()}
+    result = Calibration(generation, frozenset(found), words)
     _save(library, version, result)
     return result
 
@@ -60,8 +67,9 @@ def _load(library: Library, version: str | None, generation: int, *_: object) ->
     try:
         data = json.loads(raw.decode("utf-8"))
         if data.get("format") == _FORMAT and data["generation"] == generation:
-            return Calibration(generation, frozenset(str(a) for a in data["anchors"]))
-    except (ValueError, KeyError, TypeError):
+            words = {str(lang): {str(w): int(n) for w, n in ws.items()} for lang, ws in data["words"].items()}
+            return Calibration(generation, frozenset(str(a) for a in data["anchors"]), words)
+    except (ValueError, KeyError, TypeError, AttributeError):
         pass
     return None
 
@@ -70,6 +78,7 @@ def _save(library: Library, version: str | None, calibration: Calibration) -> No
     """Store the result beside the version; a reader that cannot write recomputes next time."""
     if not version:
         return
-    data = {"format": _FORMAT, "generation": calibration.generation, "anchors": sorted(calibration.anchors)}
+    data = {"format": _FORMAT, "generation": calibration.generation, "anchors": sorted(calibration.anchors),
+            "words": calibration.words}
     if not library.write_side(_CACHE_FILE, json.dumps(data).encode("utf-8"), version):
         log.info("could not cache the anchors of %s (a writer is busy); recomputed next time", library.path)

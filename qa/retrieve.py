@@ -23,19 +23,29 @@ candidates, positive part only), with small weights.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from paperbridge.index import Library, StoredPassage
+from paperbridge.index.lexical import tokenize
+from paperbridge.index.lexicon import Lexicon, load_lexicon
 from paperbridge.ingest import ANSWER_KINDS, detect_language
+from paperbridge.ingest.errors import ModelError
 from paperbridge.qa.config import QAConfig
+from paperbridge.qa.coverage import coverage, weights
 from paperbridge.qa.documents import DocumentNames
-from paperbridge.qa.evidence import SentenceCache, best_sentences
+from paperbridge.qa.evidence import Sentence, SentenceCache, sentences_of
+from paperbridge.qa.translate import QuestionTerms, question_terms
+
+log = logging.getLogger(__name__)
 
 _MIN_POOL = 8  # below this many candidates, a pool's score spread is too noisy to normalize by
+# Signals that are not e5's z-scores (every other key of a hit's signals is an e5 encoder's).
+_NOT_E5 = frozenset({"dense", "bm25", "cross", "sentence", "coverage", "passage_coverage"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,10 @@ class Retrieval:
     question_lang: str  # "en", "zh" or "mixed"
     evidence: float = -1.0
     named: dict[str, float] = field(default_factory=dict)
+    terms: QuestionTerms | None = None  # the question's content terms (qa.translate)
+    weights: tuple[float, ...] = ()  # each term's weight (qa.coverage)
+    coverage: float = 0.0  # the best share of the question's terms one of the top hits states
+    gap: float = 0.0  # how far the best hit's score stands above the pack (ranks 6-30)
 
 
 def _positive_z(results: Sequence[tuple[int, float]]) -> dict[int, float]:
@@ -74,11 +88,20 @@ def _positive_z(results: Sequence[tuple[int, float]]) -> dict[int, float]:
 class Retriever:
     """Ranks one library's passages for a question (thread-safe)."""
 
-    def __init__(self, library: Library, config: QAConfig) -> None:
+    def __init__(self, library: Library, config: QAConfig,
+                 words: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
+        """Args:
+            words: the library's BM25 words by language (``qa.calibrate``), to translate
+                questions into words its passages use; None translates without that check.
+        """
         self.library = library
         self.config = config
+        self._words = words
+        self._lexicon: Lexicon | None = None
+        self._no_lexicon = False
         self._sentences: SentenceCache | None = None
         self._meta: dict[int, StoredPassage] = {}
+        self._tokens: dict[int, list[frozenset[str]]] = {}
         self._meta_lock = threading.Lock()
         self.names = DocumentNames(library, self)
 
@@ -102,6 +125,27 @@ class Retriever:
         """The languages present in the library, those in ``langs`` only if given."""
         present = [lang for lang, n in self.library.languages().items() if n > 0]
         return [lang for lang in present if langs is None or lang in langs]
+
+    def lexicon(self) -> Lexicon | None:
+        """The bilingual lexicon, or None when it cannot be built (then questions are not
+        translated: a warning says why, and retrieval goes on with the encoders and BM25)."""
+        if self._lexicon is None and not self._no_lexicon:
+            try:
+                self._lexicon = load_lexicon()
+            except ModelError as err:
+                log.warning("Questions are not translated word by word: %s", err)
+                self._no_lexicon = True
+        return self._lexicon
+
+    def terms(self, question: str) -> QuestionTerms:
+        """The question's content terms with their translations into the other language,
+        keeping only translations some passage of that language uses (:mod:`qa.translate`)."""
+        words = self._words() if self._words is not None else None
+
+        def known(tokens: tuple[str, ...], lang: str) -> bool:
+            return words is None or all(t in words.get(lang, ()) for t in tokens)
+
+        return question_terms(question, self.lexicon(), known)
 
     # ---- search --------------------------------------------------------------------------
     def search(
@@ -127,20 +171,52 @@ class Retriever:
         vectors = vectors if vectors is not None else self.encode(question)
         question_lang = detect_language(question)
         allowed = frozenset(kinds) if kinds is not None else frozenset(ANSWER_KINDS)
-        signals = self._candidates(question, vectors, self.pools(langs), doc_ids, allowed)
+        terms = self.terms(question)
+        signals = self._candidates(question, terms, vectors, self.pools(langs), doc_ids, allowed)
         if not signals:
-            return Retrieval([], question_lang)
+            return Retrieval([], question_lang, terms=terms)
         named = self.names.named(question, vectors)
         first = self._first_stage(signals, named)
-        hits = self._rerank(first[: max(k, self.config.rerank_depth)], vectors, named)
-        evidence = max(
-            (h.signals.get("sentence", -1.0) for h in hits[: self.config.evidence_depth]), default=-1.0
-        )
-        return Retrieval(hits[:k], question_lang, evidence, named)
+        weights = tuple(self.weights(terms))
+        hits = self._rerank(first[: max(k, self.config.rerank_depth)], vectors, named, terms, weights)
+        top = hits[: self.config.evidence_depth]
+        evidence = max((h.signals.get("sentence", -1.0) for h in top), default=-1.0)
+        best = max((h.signals.get("passage_coverage", 0.0) for h in top), default=0.0)
+        return Retrieval(hits[:k], question_lang, evidence, named, terms, weights, best, _gap(hits))
+
+    def weights(self, terms: QuestionTerms) -> list[float]:
+        """Each term's weight in the library (its rarity, :func:`qa.coverage.weights`)."""
+        words = self._words() if self._words is not None else {}
+        return weights(terms, words, sum(self.library.languages().values()))
+
+    def sentence_coverage(self, passages: Sequence[StoredPassage], terms: QuestionTerms,
+                          term_weights: Sequence[float]) -> list[np.ndarray]:
+        """Per passage, the coverage (0..1) of the question's terms by each of its sentences
+        (:func:`qa.evidence.sentences_of` order)."""
+        out = []
+        for tokens in self._sentence_tokens(passages):
+            out.append(np.asarray([coverage(terms, term_weights, t) for t in tokens], dtype=np.float64))
+        return out
+
+    def _sentence_tokens(self, passages: Sequence[StoredPassage]) -> list[list[frozenset[str]]]:
+        """Each passage's sentences as BM25 token sets, cached by passage id."""
+        out = []
+        for passage in passages:
+            with self._meta_lock:
+                found = self._tokens.get(passage.id)
+            if found is None:
+                found = [frozenset(tokenize(s.text)) for s in sentences_of(passage)]
+                with self._meta_lock:
+                    if len(self._tokens) > 50_000:
+                        self._tokens.clear()
+                    self._tokens[passage.id] = found
+            out.append(found)
+        return out
 
     def _candidates(
         self,
         question: str,
+        terms: QuestionTerms,
         vectors: dict[str, np.ndarray],
         pools: list[str],
         doc_ids: Collection[str] | None,
@@ -170,12 +246,23 @@ class Retriever:
             )
             for pid, z in _positive_z(lexical).items():
                 signals.setdefault(pid, {})["bm25"] = z
+            for pid, z in self._crossed(terms.query(lang), lang, depth, doc_ids, kinds).items():
+                signals.setdefault(pid, {})["cross"] = z
         # Candidates found by e5 or BM25 only score the lowest neutral cosine seen: they were
         # not among its best ``depth`` of any pool.
         floor = min((sig["dense"] for sig in signals.values() if "dense" in sig), default=0.0)
         for sig in signals.values():
             sig.setdefault("dense", floor)
         return signals
+
+    def _crossed(self, query: str, lang: str, depth: int, doc_ids: Collection[str] | None,
+                 kinds: frozenset[str]) -> dict[int, float]:
+        """BM25 of the question's translated words in a pool of the other language, as
+        positive z-scores (empty when the question is in the pool's language)."""
+        if not query or self.config.cross_weight <= 0:
+            return {}
+        found = self.library.lexical_search(query, depth, lang=lang, doc_ids=doc_ids)
+        return _positive_z(self._keep([h for h in found if h[1] > 0], kinds))
 
     def _keep(self, found: list[tuple[int, float]], kinds: frozenset[str]) -> list[tuple[int, float]]:
         meta = self.meta([pid for pid, _ in found])
@@ -199,12 +286,13 @@ class Retriever:
         penalty for very short passages (headings, captions, table headers: close to every
         question on their topic, and too short to state an answer)."""
         cfg = self.config
-        e5 = sum(v for key, v in sig.items() if key not in ("dense", "bm25", "sentence"))
+        e5 = sum(v for key, v in sig.items() if key not in _NOT_E5)
         passage = self._meta[pid]
         short = cfg.short_penalty * max(0.0, 1.0 - len(passage.text) / cfg.short_chars)
         return (
             cfg.e5_weight * e5
             + cfg.lexical_weight * sig.get("bm25", 0.0)
+            + cfg.cross_weight * sig.get("cross", 0.0)
             + cfg.named_weight * named.get(passage.doc_id, 0.0)
             - short
         )
@@ -214,16 +302,47 @@ class Retriever:
         hits.sort(key=lambda h: -h.score)
         return hits
 
-    def _rerank(self, hits: list[Hit], vectors: dict[str, np.ndarray], named: dict[str, float]) -> list[Hit]:
-        """Blend each hit's passage score with its best sentence's."""
+    def _rerank(self, hits: list[Hit], vectors: dict[str, np.ndarray], named: dict[str, float],
+                terms: QuestionTerms, term_weights: Sequence[float]) -> list[Hit]:
+        """Blend each hit's passage score with its best sentence's: the sentence most similar
+        to the question that also states most of its terms (:mod:`qa.coverage`)."""
         passages = list(self.meta([h.passage_id for h in hits]).values())
         vector = vectors[self.neutral_encoder()]
-        best = best_sentences(vector, self.sentences().get(passages))
-        weight = self.config.sentence_weight
+        cached = self.sentences().get(passages)
+        covered = self.sentence_coverage(passages, terms, term_weights)
+        cfg = self.config
         out = []
-        for hit, (score, index) in zip(hits, best, strict=True):
-            sig = {**hit.signals, "sentence": score}
-            blended = (1 - weight) * sig["dense"] + weight * score
+        whole = [coverage(terms, term_weights, frozenset().union(*t)) if t else 0.0
+                 for t in self._sentence_tokens(passages)]
+        for hit, (sentences, vecs), cov, passage_cov in zip(hits, cached, covered, whole, strict=True):
+            score, index, best_cov = _best_sentence(sentences, vecs @ vector if len(sentences) else vecs, cov,
+                                                   cfg.coverage_weight)
+            sig = {**hit.signals, "sentence": score, "coverage": best_cov, "passage_coverage": passage_cov}
+            blended = (1 - cfg.sentence_weight) * sig["dense"] + cfg.sentence_weight * score
+            blended += cfg.coverage_weight * best_cov
             out.append(Hit(hit.passage_id, blended + self._prior(sig, hit.passage_id, named), sig, index))
         out.sort(key=lambda h: -h.score)
         return out
+
+
+def _gap(hits: Sequence[Hit]) -> float:
+    """The best hit's score minus the median score of ranks 6-30 (of ranks 2.. in a library
+    too small for that): a question the library answers has a passage that stands out; an
+    on-topic question it cannot answer gets many passages about equally close."""
+    if len(hits) < 2:
+        return 0.0
+    pack = [h.score for h in hits[5:30]] or [h.score for h in hits[1:]]
+    return float(hits[0].score - np.median(pack))
+
+
+def _best_sentence(sentences: Sequence[Sentence], sims: np.ndarray, cov: np.ndarray,
+                   cov_weight: float) -> tuple[float, int, float]:
+    """(similarity, index, coverage) of the sentence with the best similarity plus weighted
+    coverage; sentences that are questions never count (an FAQ restates the question)."""
+    if not len(sentences):
+        return -1.0, -1, 0.0
+    combined = np.where([s.is_question for s in sentences], -np.inf, sims + cov_weight * cov)
+    if not np.isfinite(combined).any():
+        return -1.0, -1, 0.0
+    best = int(np.argmax(combined))
+    return float(sims[best]), best, float(cov[best])
