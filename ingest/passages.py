@@ -1,8 +1,9 @@
 """Citable passages cut from paragraph blocks, with offsets into the cleaned page text.
 
 A paragraph is one passage when it fits the embedding budget; a longer one is cut at
-sentence boundaries with a small overlap. Headings are not passages (they are short and
-answer nothing; they stay in the page text); captions and footnotes are their own passages.
+sentence boundaries with a small overlap. The items of a list, with the line that leads
+into it, are read as one paragraph. Headings are not passages (they are short and answer
+nothing; they stay in the page text); captions and footnotes are their own passages.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Sequence
 from paperbridge.ingest.config import IngestConfig
 from paperbridge.ingest.document import Passage
 from paperbridge.ingest.language import detect_language
+from paperbridge.ingest.lines import is_bullet
 from paperbridge.ingest.paragraphs import Block
 from paperbridge.ingest.sentences import count_tokens, sentence_spans
 from paperbridge.ingest.text import cjk_count, latin_words
 
 PARAGRAPH_SEPARATOR = "\n\n"
+_ITEM_CHARS = 300  # a list item longer than this is a paragraph of its own
 _SOFT_CUT = re.compile(r"[，,、；;：:\s]")
 
 
@@ -126,6 +129,39 @@ def make_passages(
     return passages or _passages(doc_id, blocks, starts, config, paths, with_headings=True)
 
 
+def _is_item(block: Block) -> bool:
+    """A short body block that is a list item ("1. Each variable forms a column.")."""
+    return (block.kind == "body" and len(block.text) <= _ITEM_CHARS and is_bullet(block.text)
+            and not block.text.startswith("["))
+
+
+def _leads_in(block: Block) -> bool:
+    """A body block that introduces a list ("In tidy data:")."""
+    return block.kind == "body" and block.text.rstrip().endswith((":", "："))
+
+
+def list_runs(blocks: Sequence[Block], budget: int) -> list[tuple[int, int]]:
+    """Block index ranges [first, last] read as one paragraph: a list's items (with the line
+    that leads into it) on one page, while they fit the token budget together; every other
+    block alone. A list item alone is too short to be found or to answer ("2. Each
+    observation forms a row." says nothing without the list it belongs to)."""
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(blocks):
+        last = i
+        if _is_item(blocks[i]) or _leads_in(blocks[i]):
+            tokens = count_tokens(blocks[i].text)
+            while last + 1 < len(blocks) and _is_item(blocks[last + 1]) \
+                    and blocks[last + 1].page == blocks[i].page:
+                tokens += count_tokens(blocks[last + 1].text)
+                if tokens > budget:
+                    break
+                last += 1
+        runs.append((i, last))
+        i = last + 1
+    return runs
+
+
 def _passages(
     doc_id: str,
     blocks: Sequence[Block],
@@ -136,12 +172,14 @@ def _passages(
 ) -> tuple[Passage, ...]:
     passages: list[Passage] = []
     paragraph = 0
-    for block, offset, section in zip(blocks, starts, paths, strict=True):
-        if (block.kind == "heading" and not with_headings) or not has_content(block.text):
+    for first, last in list_runs(blocks, config.max_tokens):
+        block, offset, section = blocks[first], starts[first], paths[first]
+        text = PARAGRAPH_SEPARATOR.join(b.text for b in blocks[first : last + 1])
+        if (block.kind == "heading" and not with_headings) or not has_content(text):
             continue
         paragraph += 1
-        for part, (start, end) in enumerate(chunk_spans(block.text, config)):
-            piece = block.text[start:end]
+        for part, (start, end) in enumerate(chunk_spans(text, config)):
+            piece = text[start:end]
             passages.append(
                 Passage(
                     doc_id=doc_id,
