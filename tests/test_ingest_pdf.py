@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from paperbridge.cli import main
 from paperbridge.ingest import read_document
 from paperbridge.ingest.errors import CorruptFileError, EncryptedPDFError, NoTextLayerError
+from tests.conftest import SHARED
 
 CJK_SPACE_CJK = re.compile(r"[\u4e00-\u9fff][ \t]+[\u4e00-\u9fff]")
 
@@ -163,3 +164,16 @@ def test_a_page_only_one_reader_can_load_keeps_every_other_page_in_place(
     original = read_document(shared_pdfs / "en_elegantpaper-en.pdf")
     marker = "Table 1: Auto MPG and Price"  # on page 3 of the file
     assert marker in original.page_texts[2] and marker in doc.page_texts[2]
+
+
+def test_a_list_is_one_passage_with_the_line_that_leads_into_it() -> None:
+    path = SHARED / "realdocs" / "en_tidy_data_jss2014.pdf"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: clone the project beside ../shared")
+    document = read_document(path)
+    found = [p for p in document.passages if "Each variable forms a column" in p.text]
+    assert len(found) == 1
+    text = found[0].text
+    assert text.index("In tidy data:") < text.index("1. Each variable") < text.index("3. Each type")
+    page = document.page_texts[found[0].page - 1]
+    assert page[found[0].start : found[0].end] == text  # still a span of the page as written
