@@ -83,6 +83,13 @@ def is_pinyin(word: str) -> bool:
     return reachable[-1]
 
 
+def _common_word(word: str) -> bool:
+    """A lowercase everyday English word ("what" in "what is K计划?"), which names nothing."""
+    from wordfreq import zipf_frequency
+
+    return word.islower() and zipf_frequency(word, "en") >= _RARE_ZIPF
+
+
 def _proper_names(text: str) -> set[str]:
     from wordfreq import zipf_frequency
 
@@ -104,15 +111,16 @@ def _numbered(match: re.Match[str]) -> str:
 def anchors(text: str) -> set[str]:
     """The normalized anchors of a text (a question or a passage).
 
-    In Chinese text every Latin word of three letters or more is one too: whoever writes
-    "Mamba" or "Overleaf" inside a Chinese question keeps the name as the documents write it.
+    In Chinese text every Latin word of three letters or more is one too (except everyday
+    lowercase English words): whoever writes "Mamba" or "Overleaf" inside a Chinese question
+    keeps the name as the documents write it.
     In English text a capitalized word inside a sentence that is rare as an English word is
     one ("the Overleaf editor"; not "Law" or "Survey").
     """
     text = unicodedata.normalize("NFKC", text)
     found = {normalize(m.group(0)) for m in _LATIN.finditer(text)}
     if _CJK.search(text):
-        found |= {normalize(w) for w in _LATIN_WORD.findall(text) if len(w) >= 3}
+        found |= {normalize(w) for w in _LATIN_WORD.findall(text) if len(w) >= 3 and not _common_word(w)}
     else:
         found |= _proper_names(text)
     found |= {normalize(_numbered(m)) for m in _NUMBERED.finditer(text)}

@@ -82,6 +82,7 @@ def test_names_written_alike_everywhere_are_strong_anchors() -> None:
     assert "xipeng" not in anchors("In Qiu Xipeng's RNN chapter, what is it?")
     assert "survey" not in anchors("What does the Survey say?")  # common words are no names
     assert quoted_titles("《个人信息保护法》规定的最高罚款是多少？") == ["个人信息保护法"]
+    assert anchors("what is 'K计划' in Mamba?") == {"mamba"}  # mixed: "what" names nothing
 
 
 @pytest.fixture(scope="module")
