@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{4,}")
+_CJK_RUN_ANY = re.compile(r"[\u3400-\u9fff]+")
 _CJK_GRAM = 6  # this many title characters in a row name a document (a whole shorter title too)
 _QUOTED = re.compile(r"《([^》]{4,})》")  # a title in book quotes names a document it is part of
 _STOP = frozenset(
@@ -116,6 +118,23 @@ class DocumentNames:
             doc = identities[int(order[0])].doc_id
             out[doc] = max(out.get(doc, 0.0), min(1.0, margin / (2 * _DENSE_MARGIN)))
         return out
+
+    def names_a_document(self, word: str, named: Collection[str]) -> bool:
+        """True when a question's word (or phrase) belongs to the name of one of the
+        ``named`` documents: its title, authors or file name ("Tidy Data", "survey", "香农"
+        in 香农的论文 when the document is Shannon's). Such words say which document, not
+        what fact, so they are no evidence that a passage states the answer."""
+        identities, _ = self._current()
+        lowered = unicodedata.normalize("NFKC", word).lower()
+        parts = [w.lower() for w in _WORD.findall(lowered)]
+        for ident in identities:
+            if ident.doc_id not in named:
+                continue
+            if parts and all(p in ident.words for p in parts):
+                return True
+            if _CJK_RUN_ANY.fullmatch(lowered) and len(lowered) >= 2 and lowered in ident.title:
+                return True
+        return False
 
     def _by_words(self, question: str, identities: list[_Identity]) -> dict[str, float]:
         text = unicodedata.normalize("NFKC", question)

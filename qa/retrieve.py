@@ -177,7 +177,9 @@ class Retriever:
             return Retrieval([], question_lang, terms=terms)
         named = self.names.named(question, vectors)
         first = self._first_stage(signals, named)
-        weights = tuple(self.weights(terms))
+        # Words that name the document say which one, not which of its sentences answers.
+        weights = tuple(0.0 if named and self.names.names_a_document(t.word, named) else w
+                        for t, w in zip(terms.terms, self.weights(terms), strict=True))
         hits = self._rerank(first[: max(k, self.config.rerank_depth)], vectors, named, terms, weights)
         top = hits[: self.config.evidence_depth]
         evidence = max((h.signals.get("sentence", -1.0) for h in top), default=-1.0)

@@ -117,3 +117,13 @@ def test_without_the_translation_signal_the_hash_encoder_cannot_cross(tmp_path: 
                         index_config=IndexConfig(encoders=("hash",)), encoders=[HashEncoder()])
     found = plain.retrieve("注意力偏置是在缩放之后加的吗？", 3)
     assert all(h.signals.get("cross", 0) == 0 for h in found.hits)
+
+
+def test_words_naming_a_named_document_are_no_evidence_of_the_fact(mixed: PaperBridge) -> None:
+    names = mixed._asker._retriever.names
+    doc = next(d for d in mixed.documents() if d.title.startswith("Weather"))
+    assert names.names_a_document("Weather notes", {doc.doc_id})
+    assert not names.names_a_document("wheat", {doc.doc_id})
+    assert not names.names_a_document("Weather", set())  # only documents the question names
+    zh = next(d for d in mixed.documents() if d.title == "气候笔记")
+    assert names.names_a_document("气候", {zh.doc_id})
