@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperbridge.index import HashEncoder, IndexConfig, Library
+from paperbridge.index import HashEncoder, IndexConfig, Library, embedding
 from paperbridge.index.fanout import BATCH, CHUNK, Fanout, embed_in_process
-from paperbridge.index.writer import _BATCH
 from tests.conftest import ROOT, SAMPLE
 
 distributed = pytest.importorskip("distributed", reason="needs the scale extra (dask[distributed])")
@@ -65,7 +64,7 @@ def _vectors(lib: Library) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def test_the_chunks_are_cut_like_the_in_process_batches() -> None:
-    assert BATCH == _BATCH and CHUNK % BATCH == 0
+    assert embedding.BATCH == BATCH and CHUNK % BATCH == 0
 
 
 def test_a_two_worker_run_makes_the_same_vectors_and_the_same_library(scheduler: str, tmp_path: Path) -> None:
