@@ -40,9 +40,10 @@ from paperbridge.ingest.errors import LibraryError, ModelError
 _log = logging.getLogger(__name__)
 
 #: Passages per encode call, in-process and on workers. e5 sorts a call's passages by length
-#: and cuts them into batches of similar length, so a longer call pads less: on the 357
-#: passages of the ingest benchmark, calls of 256 cost ~20% less CPU than calls of 64 (512:
-#: ~30% less) and still move a progress bar every few seconds.
+#: and cuts them into runs of similar length, so a longer call pads less: on the 309 answer
+#: passages of the ingest benchmark, calls of 256 cost 20% less CPU than calls of 64 with
+#: runs of 32 rows, ~6% less with today's runs of 4 (``onnx.BATCH_ROWS``), and still move a
+#: progress bar every few seconds.
 BATCH = 256
 CHUNK = 2 * BATCH  # passages per task: big enough to hide the round trip, small enough to spread
 #: Built-in model classes are loaded on each worker by spec (their sessions cannot be pickled

@@ -29,7 +29,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -434,8 +434,9 @@ class Library:
                 writer.add_documents(docs, report, progress=progress)
         return report
 
-    def add_documents(self, docs: Sequence[Document], *, progress: bool = False) -> AddReport:
-        """Add already-read documents (same rules as :meth:`add`)."""
+    def add_documents(self, docs: Iterable[Document], *, progress: bool = False) -> AddReport:
+        """Add already-read documents (same rules as :meth:`add`); each is embedded as it
+        comes, so ``docs`` may be a generator that makes them meanwhile."""
         report = AddReport()
         with self._writing(progress=progress) as writer:
             writer.add_documents(docs, report, progress=progress)
