@@ -4,10 +4,13 @@ Layout of a library folder (the index layer owns all of it; no other layer write
 
     CURRENT                  name of the published version folder (replaced atomically)
     lock                     writers hold an OS file lock on it; readers never lock
-    versions/<gen>-<id>/     one complete version: manifest.json (models, counts, every
-                             file's size and checksums), library.sqlite,
-                             vectors/<encoder #>/<lang>.faiss, lexical/, and side/ (results
-                             computed on this version, e.g. calibration.json)
+    versions/<gen>-<id>/     one complete version: manifest.json (models, what each
+                             embedded, counts, every file's size and checksums),
+                             library.sqlite (documents, pages, passages, and the answer
+                             passages' sentence vectors: index.sentences),
+                             vectors/<encoder #>/<lang>.faiss (e5: answer passages only),
+                             lexical/, and side/ (results computed on this version, e.g.
+                             calibration.json)
     versions/.tmp-*          a writer's version in progress (removed by the next writer)
     files/                   kept copies of uploaded files (documents' sources)
 
@@ -417,9 +420,10 @@ class Library:
             budget: Budget | None = None) -> AddReport:
         """Add files and folders: unchanged files are skipped, changed ones replaced.
 
-        Each file is read in a child process within ``budget`` (memory and time). A file
-        that cannot be read, for whatever reason, is reported in ``failed`` with its name and
-        the reason in one line; the rest are still added.
+        Each file is read in a child process within ``budget`` (memory and time), on a
+        thread that reads the next files while the ones read are embedded. A file that
+        cannot be read, for whatever reason, is reported in ``failed`` with its name and the
+        reason in one line; the rest are still added.
         """
         files, special = find_readable([Path(p) for p in paths])
         report = AddReport(failed=[(printable(p), printable(m)) for p, m in special])

@@ -50,6 +50,7 @@ def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
                                              "warnings, report FROM documents")),
             "pages": sorted(conn.execute("SELECT * FROM pages")),
             "passages": sorted(conn.execute("SELECT * FROM passages")),
+            "sentence_vectors": sorted(conn.execute("SELECT * FROM sentence_vectors")),
         }
 
 
@@ -74,7 +75,8 @@ def test_a_two_worker_run_makes_the_same_vectors_and_the_same_library(scheduler:
     assert not here.add(SAMPLE_TXT).failed
     report = there.add(SAMPLE_TXT)
     assert not report.failed and report.embedded == len(here)
-    assert _rows(here.path) == _rows(there.path)
+    assert _rows(here.path) == _rows(there.path)  # sentence vectors too, embedded on the cluster
+    assert _rows(here.path)["sentence_vectors"]
     ours, theirs = _vectors(here), _vectors(there)
     assert ours.keys() == theirs.keys()
     for lang, (ids, vecs) in ours.items():
