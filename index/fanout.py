@@ -39,13 +39,12 @@ from paperbridge.ingest.errors import LibraryError, ModelError
 
 _log = logging.getLogger(__name__)
 
-#: Passages per encode call, in-process and on workers. e5 sorts a call's passages by length
-#: and cuts them into runs of similar length, so a longer call pads less: on the 309 answer
-#: passages of the ingest benchmark, calls of 256 cost 20% less CPU than calls of 64 with
-#: runs of 32 rows, ~6% less with today's runs of 4 (``onnx.BATCH_ROWS``), and still move a
-#: progress bar every few seconds.
-BATCH = 256
-CHUNK = 2 * BATCH  # passages per task: big enough to hide the round trip, small enough to spread
+#: Passages per encode call, in-process and on workers (a write's e5 blocks). Small blocks let
+#: e5 start while the first files are still read; with e5's runs of 4 rows
+#: (``onnx.BATCH_ROWS``) calls of 64 cost about what calls of 256 do (7.6 and 8.1 CPU-s, then
+#: 7.5-8.0 and 7.0-7.5, on the 309 answer passages of the ingest benchmark).
+BATCH = 64
+CHUNK = 8 * BATCH  # passages per task: big enough to hide the round trip, small enough to spread
 #: Built-in model classes are loaded on each worker by spec (their sessions cannot be pickled
 #: and their weights are large); any other encoder object is shipped to the workers as it is.
 _LOADED_BY_SPEC = {("paperbridge.index.onnx", "OnnxE5Encoder"), ("paperbridge.index.use", "USEEncoder"),

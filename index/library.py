@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paperbridge.index import doctor, lexical
+from paperbridge.index import doctor
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.doctor import Health, RepairReport
 from paperbridge.index.encoder import Encoder, load_encoder, runtime_of
@@ -427,7 +427,6 @@ class Library:
         """
         files, special = find_readable([Path(p) for p in paths])
         report = AddReport(failed=[(printable(p), printable(m)) for p, m in special])
-        lexical.warm_up()  # jieba's dictionary loads while the first file is parsed
         with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
 
             def read(path: Path, mine: AddReport) -> Document | None:
@@ -499,7 +498,6 @@ class Library:
         """
         report = AddReport()
         created: list[Path] = []
-        lexical.warm_up()
         with writer_lock(self.path, progress=progress):
             try:
                 with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
@@ -559,7 +557,6 @@ class Library:
         same = cfg.encoders == self.config.encoders  # the library's own models: reuse them
         target = _Encoders(cfg, encoders or (self._injected if same else None))
         report = AddReport()
-        lexical.warm_up()
         with self._writing(fresh=True, progress=progress, config=cfg, encoders=target) as writer, \
                 BoundedReader(budget) as reader:
             old = writer.prior

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from paperbridge.index import lexical
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.embedding import Embedding
 from paperbridge.index.encoder import Encoder
@@ -168,6 +169,7 @@ class VersionWriter:
         ``docs`` may still be read while this runs (``sources.read_ahead``): each document is
         embedded as it comes (:class:`~paperbridge.index.embedding.Embedding`).
         """
+        lexical.load_dictionary()  # while the first file is read, when reading runs ahead
         embedding = Embedding(self._current_entries, self._encoders, self.indexes, self.store,
                               cluster=self.config.cluster, progress=progress)
         try:

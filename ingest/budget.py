@@ -190,6 +190,10 @@ class BoundedReader:
         self._closed = False
 
     def __enter__(self) -> BoundedReader:
+        """Start the worker now: it imports the readers (~0.5 s) while the caller sets up."""
+        if _CAN_FORK:
+            with self._lock:
+                self._worker()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -105,4 +105,51 @@ def test_a_rebuild_reads_ahead_too_and_keeps_every_document(tmp_path: Path) -> N
     added = {d.doc_id: d.added for d in lib.documents()}
     report = lib.rebuild(encoders=[HashEncoder(32)])
     assert not report.failed and {d.doc_id: d.added for d in lib.documents()} == added
+    check_consistent(lib)
+
+
+class FailingBlocks(HashEncoder):
+    """An encoder of answer passages only (like e5) that fails on its encoder thread."""
+
+    def __init__(self) -> None:
+        super().__init__(32)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        raise RuntimeError("onnxruntime out of memory")
+
+
+def test_a_failure_on_the_encoder_thread_leaves_the_library_unchanged(tmp_path: Path) -> None:
+    lib = Library.open(tmp_path / "lib", create=True, encoders=[HashEncoder(64), HashEncoder(32)])
+    lib.add(SAMPLE_TXT[:1])
+    before = {d.doc_id for d in lib.documents()}
+    broken = Library.open(tmp_path / "lib", encoders=[HashEncoder(64), FailingBlocks()])
+    with pytest.raises(LibraryError, match="out of memory.*unchanged"):
+        broken.add(SAMPLE_TXT)
+    again = Library.open(tmp_path / "lib", encoders=[HashEncoder(64), HashEncoder(32)])
+    assert {d.doc_id for d in again.documents()} == before and Library.check(again.path).ok
+    check_consistent(again)
+
+
+def test_blocks_of_the_second_encoder_cover_every_answer_passage(tmp_path: Path) -> None:
+    """Documents arriving one by one, more answer passages than two blocks (fanout.BATCH)
+    of the second encoder, references in between that it skips."""
+    from paperbridge.index.fanout import BATCH
+    from paperbridge.ingest.document import Document, Passage
+
+    def documents() -> Iterator[Document]:
+        for d in range(7):
+            doc_id = f"{d:016x}"
+            texts = [(f"Paragraph {i} of paper {d} on quantum sensing budget number {d * 100 + i}.",
+                      "references" if i % 5 == 4 else "body") for i in range(33)]
+            page = "\n\n".join(t for t, _ in texts)
+            passages, start = [], 0
+            for i, (text, kind) in enumerate(texts, start=1):
+                passages.append(Passage(doc_id, i, 0, 1, "en", start, start + len(text), text, kind))
+                start += len(text) + 2
+            yield Document(doc_id, f"Paper {d}", f"/papers/{d}.txt", "text", "en", (page,), tuple(passages))
+
+    lib = Library.open(tmp_path / "lib", create=True, encoders=[HashEncoder(64), HashEncoder(32)])
+    report = lib.add_documents(documents())
+    assert report.embedded == len(lib) == 7 * 33 and not report.failed
+    assert lib._state is not None and len(lib._state.vectors["hash-32"]) == 7 * 27 > 2 * BATCH
     check_consistent(lib)

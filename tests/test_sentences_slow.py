@@ -22,19 +22,26 @@ TABLEFORMER = SHARED / "realdocs" / "en_tableformer_acl2022.pdf"
 def test_stored_sentence_vectors_answer_as_sentences_embedded_when_asked(
         sample_library: Path, tmp_path: Path) -> None:
     """The sample library stores its sentence vectors (int8); one built without them embeds
-    the sentences when asked (float32). Every sample question gets the same answer."""
+    the sentences when asked (float32). Every sample question gets the same answer from the
+    same passages; citations may differ only where their scores tie (int8 moves a
+    sentence's cosine by less than 0.002; one sample question has a tie at 0.397 in 4th/5th)."""
     stored = PaperBridge(sample_library, create=False)
     assert stored.library.manifest is not None and stored.library.manifest.encoders[1].sentences
     plain = PaperBridge(tmp_path / "plain", index_config=IndexConfig(sentence_vectors=False))
     assert not plain.add(sorted(SAMPLE.glob("*.txt"))).failed
     assert all(p.sentences is None for p in plain.library.passages(plain.library.passage_ids()))
+    swaps = 0
     for question in QUESTIONS:
         ours, theirs = stored.ask(question), plain.ask(question)
-        assert [c.passage_id for c in ours.citations] == [c.passage_id for c in theirs.citations], question
         assert ours.text == theirs.text and ours.no_answer == theirs.no_answer, question
         assert ours.confidence == pytest.approx(theirs.confidence, abs=0.02), question
         for a, b in zip(ours.citations, theirs.citations, strict=True):
+            if a.passage_id != b.passage_id:
+                swaps += 1
+                assert a.score == pytest.approx(b.score, abs=0.002), question
+                continue
             assert a.evidence == pytest.approx(b.evidence, abs=0.003) and a.highlight == b.highlight
+    assert swaps <= 4  # at most two pairs of tied citations over the 42 questions
 
 
 def test_e5_skips_references_and_asking_for_references_still_finds_them(tmp_path: Path) -> None:
