@@ -11,8 +11,8 @@ parses the next file:
   vectors do not depend on what else is in the call;
 * the other encoders (e5) embed blocks of :data:`paperbridge.index.fanout.BATCH` of the
   passages they embed (``EncoderEntry.kinds``) on one thread of their own, beside the
-  writer's: e5 quantizes activations per batch, so fixed blocks give the same vectors
-  however the files arrive (and as on a cluster, which cuts the same blocks);
+  writer's (blocks as a cluster cuts them; e5 runs each passage alone, so its vectors do
+  not depend on the blocks either);
 * rows reach the indexes, on the writer's thread, once every encoder has embedded them (a
   Milvus row holds every vector); sentence vectors go into the version's database at once.
 

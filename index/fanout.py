@@ -40,9 +40,8 @@ from paperbridge.ingest.errors import LibraryError, ModelError
 _log = logging.getLogger(__name__)
 
 #: Passages per encode call, in-process and on workers (a write's e5 blocks). Small blocks let
-#: e5 start while the first files are still read; with e5's runs of 4 rows
-#: (``onnx.BATCH_ROWS``) calls of 64 cost about what calls of 256 do (7.6 and 8.1 CPU-s, then
-#: 7.5-8.0 and 7.0-7.5, on the 309 answer passages of the ingest benchmark).
+#: e5 start while the first files are still read; e5 runs each passage alone
+#: (``onnx.BATCH_ROWS``), so the block size changes no vector, only when e5 starts.
 BATCH = 64
 CHUNK = 8 * BATCH  # passages per task: big enough to hide the round trip, small enough to spread
 #: Built-in model classes are loaded on each worker by spec (their sessions cannot be pickled
