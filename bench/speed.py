@@ -11,12 +11,13 @@ import argparse
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import faiss
 
 from bench import ann, throughput
-from bench.common import markdown_table, merge_result, read_result
+from bench.common import RESULTS, ROOT, markdown_table, merge_result, read_result, write_result
 from paperbridge.index.runtime import cache_from_env, configure_process
 
 log = logging.getLogger("bench.speed")
@@ -89,12 +90,117 @@ def run_ann(quick: bool, configs: Sequence[str], size: int, threads: int | None)
     print(markdown_table([r for c in read_result(name)["configs"] for r in ann.tune_rows(c)]))
 
 
+# ---- the curve: passages against build time, memory and ask latency ---------------------
+def _faiss_cpu_ms(kind: str = "clustered", dim: int = 384) -> dict[int, float]:
+    """Exact (flat) search CPU ms of one query, one FAISS thread, by index size."""
+    for case in read_result("speed_faiss").get("cases", []):
+        if (case["kind"], case["dim"], case.get("faiss_threads")) == (kind, dim, 1):
+            return {s["size"]: s["flat"]["cpu_p50_ms"] for s in case["steps"]}
+    return {}
+
+
+def _hnsw_cpu_ms(label: str = "hnsw:32:128", breadth: int = 512) -> tuple[float, float] | None:
+    """(CPU ms, recall@10) of one HNSW search at 1M vectors (the library's settings)."""
+    for config in read_result("speed_ann").get("configs", []):
+        if config["label"] == label:
+            for row in config["search"]:
+                if row["breadth"] == breadth:
+                    return row["cpu_p50_ms"], row["recall_at_10"]
+    return None
+
+
+def curve_rows() -> list[dict[str, Any]]:
+    """Per library size of ``speed_ask.json``: writing it, its memory and disk, asking it.
+
+    ``embed_h_extrapolated`` is the embedding the synthetic build skips (its vectors are
+    replayed): the size over the measured ``Library.add`` rate of ``speed_ingest.json``.
+    """
+    rate = read_result("speed_ingest").get("Library.add p/s")
+    flat = _faiss_cpu_ms()
+    rows = []
+    for row in sorted(read_result("speed_ask").get("rows", []), key=lambda r: r["passages"]):
+        n, build = row["passages"], row.get("build", {})
+        per_lang = n // 2
+        rows.append({
+            "passages": n,
+            "write_s": build.get("seconds"),
+            "write_peak_mb": build.get("memory", {}).get("peak_delta_mb"),
+            "disk_mb": build.get("disk_mb"),
+            "embed_h_extrapolated": n / rate / 3600 if rate else None,
+            "open_s": row.get("open_s"),
+            "rss_mb": row.get("rss_mb"),
+            "ask_p50_ms": row["ask_p50_ms"],
+            "ask_p95_ms": row["ask_p95_ms"],
+            "encode_p50_ms": row.get("encode_p50_ms"),
+            "retrieve_p50_ms": row.get("retrieve_p50_ms"),
+            "index": "exact" if per_lang <= 100_000 else "HNSW",
+            "flat_search_cpu_ms_per_pool": flat.get(per_lang),
+        })
+    return rows
+
+
+def draw_curve(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Three panels over library size (log scale): time to build, memory, ask latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["passages"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    build, memory, ask = axes
+    build.plot(sizes, [r["write_s"] / 60 for r in rows], "o-", label="write the library (vectors replayed)")
+    if rows and rows[0]["embed_h_extrapolated"] is not None:
+        build.plot(sizes, [r["embed_h_extrapolated"] * 60 for r in rows], "s--",
+                   label="+ embed with e5 and USE (at the measured add rate)")
+    build.set_yscale("log")
+    build.set_ylabel("minutes (log)")
+    build.set_title("building", fontsize=10)
+    memory.plot(sizes, [r["rss_mb"] / 1024 for r in rows], "o-", label="RSS while asking (models included)")
+    memory.plot(sizes, [r["disk_mb"] / 1024 for r in rows], "s--", label="library on disk")
+    memory.set_ylabel("GB")
+    memory.set_title("memory and disk", fontsize=10)
+    ask.plot(sizes, [r["ask_p50_ms"] for r in rows], "o-", label="ask p50 (new questions)")
+    ask.plot(sizes, [r["ask_p95_ms"] for r in rows], "o:", label="ask p95")
+    ask.plot(sizes, [r["encode_p50_ms"] for r in rows], "s--", label="encoding the question (p50)")
+    ask.axhline(150, color="grey", lw=0.8, ls="--", label="target: p50 150 ms at 100k")
+    ask.set_ylabel("ms")
+    ask.set_ylim(0, max(170, *(r["ask_p95_ms"] * 1.1 for r in rows)))
+    ask.set_title("asking, warm (exact search, HNSW above 100k a language)", fontsize=9)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("passages in the library")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    machine = read_result("speed_ask").get("machine", {})
+    fig.suptitle(f"PaperBridge on one machine ({machine.get('cores', '?')} cores, "
+                 f"{machine.get('cpu_model', '?')}; synthetic libraries, real question encoders)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_curve(args: argparse.Namespace) -> None:
+    """Collect the curve from the other parts' results: table, JSON and PNG (measures nothing)."""
+    rows = curve_rows()
+    hnsw = _hnsw_cpu_ms()
+    print(markdown_table(rows))
+    chart = RESULTS / "speed_curve.png"
+    draw_curve(rows, chart)
+    write_result("speed_curve", {"rows": rows, "hnsw_1m_cpu_ms_recall10": hnsw,
+                                 "chart": str(chart.relative_to(ROOT)) if chart.is_relative_to(ROOT)
+                                 else str(chart)})
+    print(f"wrote {chart}")
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ann": lambda a: run_ann(a.quick, a.ann_config or ANN_CONFIGS, a.ann_size, a.faiss_threads),
     "faiss": lambda a: run_faiss(a.quick, a.faiss_case or FAISS_CASES, a.faiss_threads),
     "ingest": lambda a: throughput.run_ingest(a),
     "ask": lambda a: throughput.run_ask(a),
     "incremental": lambda a: throughput.run_incremental(a),
+    "curve": run_curve,  # last: it reads what the parts above wrote
 }
 
 
@@ -132,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--encoders", default="multilingual-e5-small@onnx-int8,use-multilingual-v3",
                         help="PaperBridge's encoders (the ingest peer is always e5 on torch fp32)")
-    parser.add_argument("--ask-sizes", default="10000,100000", help="library sizes for the ask part")
+    parser.add_argument("--ask-sizes", default="10000,100000",
+                        help="library sizes for the ask part (the curve: 10000,100000,1000000)")
     args = parser.parse_args(argv)
     configure_process(cache=cache_from_env(os.environ))  # a benchmark is an edge, like the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)

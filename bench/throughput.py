@@ -136,41 +136,118 @@ class PlainPipeline:
                 "peer_embed_s": embedded - parsed, "peer_index_s": done - embedded}
 
 
-def ours_once(files: Sequence[Path], encoders: Sequence[Any], work: Path) -> dict[str, float]:
-    """Library.add of the files into a fresh library (parse, every encoder, FAISS, BM25, SQLite)."""
+#: Library.add with one lever undone at a time (the shipped add is "shipped"), timed in the
+#: same round as the peer so that the ratios between them hold under any load.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "shipped": {},
+    "files read first": {"read_first": True},  # read every file, then embed (before issue 13)
+    "jieba on the critical path": {"jieba_first": True},  # dictionary loaded in front of the add
+    "e5 on every kind": {"config": {"answers_only": False}},
+    "no stored sentences": {"config": {"sentence_vectors": False}},
+}
+
+
+def _forget_jieba() -> None:
+    """Make the next add load jieba's dictionary as a fresh process (the CLI) does."""
+    from paperbridge.index import lexical
+
+    lexical._jieba_tokenizer.clear()
+
+
+def ours_once(files: Sequence[Path], encoders: Sequence[Any], work: Path, *, read_first: bool = False,
+              jieba_first: bool = False, config: dict[str, Any] | None = None) -> dict[str, float]:
+    """Library.add of the files into a fresh library (parse, every encoder, FAISS, BM25, SQLite),
+    as a fresh process pays for it (jieba's dictionary included)."""
+    from paperbridge.index import IndexConfig, Library, lexical
+    from paperbridge.ingest.budget import BoundedReader
+
     shutil.rmtree(work, ignore_errors=True)
-    lib = _open(work, encoders, create=True)
+    _forget_jieba()
+    cfg = IndexConfig(encoders=tuple(e.name for e in encoders), **(config or {}))
+    lib = Library.open(work, cfg, create=True, encoders=list(encoders))
+
+    def add() -> None:
+        if jieba_first:
+            lexical.tokenize("装载词典")
+        if read_first:
+            with BoundedReader() as reader:
+                lib.add_documents([reader.read(f) for f in files])
+        else:
+            lib.add(list(files))
+
     start_cpu = cpu_seconds()
-    add_s, add_mb, _ = timed(lambda: lib.add(list(files)))
+    add_s, add_mb, _ = timed(add)
     return {"add_passages": float(len(lib)), "add_s": add_s, "add_cpu_s": cpu_seconds() - start_cpu,
             "add_peak_mb": add_mb}
 
 
 def levers_once(texts: Sequence[str], kinds: Sequence[str], encoders: Sequence[Any]) -> dict[str, float]:
-    """The levers alone on the same passages: each bare encoder, and e5 on answer kinds only."""
+    """The encoders alone on the same passages: each bare encoder, e5 on answer kinds only and
+    in calls of 64 (before) and 256 passages (now), USE on 1 and 2 BLAS threads, USE on the
+    answer passages' sentences (what the writer now stores)."""
+    from paperbridge.index.fanout import BATCH
+    from paperbridge.index.sentences import split
+    from paperbridge.index.use import USEEncoder
     from paperbridge.ingest.document import ANSWER_KINDS
 
     answers = [t for t, k in zip(texts, kinds, strict=True) if k in ANSWER_KINDS]
-    row: dict[str, float] = {"answer_share": len(answers) / max(1, len(texts))}
+    sentences = [t[a:b] for t in answers for a, b in split([t])[0]]
+    row: dict[str, float] = {"answer_share": len(answers) / max(1, len(texts)),
+                             "sentences": float(len(sentences))}
     for e in encoders:
         name = synthetic_short(e.name)
-        row[f"{name}_s"], _, _ = timed(_bind(e.encode_passages, list(texts)))
+        row[f"{name}_s"] = _cpu_and_wall(_bind(e.encode_passages, list(texts)), row, name)
         if "e5" in name:
-            row[f"{name}_answers_only_s"], _, _ = timed(_bind(e.encode_passages, answers))
+            row[f"{name}_answers_only_s"] = _cpu_and_wall(
+                _bind(e.encode_passages, answers), row, f"{name}_answers_only")
+            for size in (64, BATCH):
+                row[f"{name}_calls_of_{size}_s"] = _cpu_and_wall(
+                    _bind(_in_calls, e, answers, size), row, f"{name}_calls_of_{size}")
+        if name == "USE":
+            row["USE_sentences_s"] = _cpu_and_wall(_bind(e.encode_passages, sentences), row, "USE_sentences")
+            two = USEEncoder(threads=2)
+            two.encode_passages(["warm up"])
+            row["USE_2_threads_s"] = _cpu_and_wall(_bind(two.encode_passages, list(texts)), row,
+                                                   "USE_2_threads")
     return row
+
+
+def _in_calls(encoder: Any, texts: Sequence[str], size: int) -> None:
+    for start in range(0, len(texts), size):
+        encoder.encode_passages(texts[start:start + size])
+
+
+def _cpu_and_wall(fn: Callable[[], Any], row: dict[str, float], name: str) -> float:
+    """Wall seconds of ``fn``; its CPU seconds go into ``row[name + '_cpu_s']``."""
+    start_cpu = cpu_seconds()
+    seconds, _, _ = timed(fn)
+    row[f"{name}_cpu_s"] = cpu_seconds() - start_cpu
+    return seconds
 
 
 def ingest_round(files: Sequence[Path], peer: PlainPipeline, encoders: Sequence[Any],
                  work: Path, swap: bool) -> dict[str, float]:
-    """The peer and PaperBridge on the same files, back to back (order alternating by round)."""
-    steps = [lambda: peer.run(files), lambda: ours_once(files, encoders, work)]
+    """The peer and every variant of PaperBridge on the same files, back to back (the order
+    reversed every other round)."""
+    steps: list[tuple[str, Callable[[], dict[str, float]]]] = [("peer", lambda: peer.run(files))]
+    steps += [(name, _bind(_variant, files, encoders, work, kw)) for name, kw in VARIANTS.items()]
     row: dict[str, float] = {}
-    for step in reversed(steps) if swap else steps:
-        row.update(step())
+    for name, step in reversed(steps) if swap else steps:
+        found = step()
+        row.update(found if name in ("peer", "shipped") else
+                   {f"{name}: {k}": v for k, v in found.items()})
     # Passages per second on both sides (Library.add may cut a few more passages).
     row["vs_plain_st"] = (row["add_passages"] / row["add_s"]) / (row["passages"] / row["peer_s"])
     row["vs_plain_st_cpu"] = (row["add_passages"] / row["add_cpu_s"]) / (row["passages"] / row["peer_cpu_s"])
+    for name in list(VARIANTS)[1:]:
+        row[f"{name}: / shipped"] = row[f"{name}: add_s"] / row["add_s"]
+        row[f"{name}: / shipped cpu"] = row[f"{name}: add_cpu_s"] / row["add_cpu_s"]
     return row
+
+
+def _variant(files: Sequence[Path], encoders: Sequence[Any], work: Path,
+             options: dict[str, Any]) -> dict[str, float]:
+    return ours_once(files, encoders, work, **options)
 
 
 def synthetic_short(name: str) -> str:
@@ -202,6 +279,7 @@ def run_ingest(args: argparse.Namespace) -> None:
         "files": [f.name for f in files], "passages": int(n), "runs": args.runs,
         "encoders": [e.name for e in encoders],
         "vs_plain_st": med["vs_plain_st"],  # median over rounds: our passages/s over the peer's
+        "vs_plain_st_rounds": [r["vs_plain_st"] for r in rounds],
         "vs_plain_st_cpu": med["vs_plain_st_cpu"],  # the same by CPU time (parsers included)
         "peer p/s": n / med["peer_s"], "Library.add p/s": med["add_passages"] / med["add_s"],
         "peer parse share": med["peer_parse_s"] / med["peer_s"],
@@ -209,9 +287,13 @@ def run_ingest(args: argparse.Namespace) -> None:
         **{f"{synthetic_short(e.name)} alone p/s": n / lev[f"{synthetic_short(e.name)}_s"]
            for e in encoders},
     }
-    print(markdown_table([{k: v for k, v in summary.items() if k not in ("files", "encoders")}]))
+    undone = {name: {"seconds / shipped": med[f"{name}: / shipped"],
+                     "cpu / shipped": med[f"{name}: / shipped cpu"]} for name in list(VARIANTS)[1:]}
+    print(markdown_table([{k: v for k, v in summary.items()
+                           if k not in ("files", "encoders", "vs_plain_st_rounds")}]))
+    print(markdown_table([{"lever undone": k, **v} for k, v in undone.items()]))
     write_result("speed_ingest" + ("_quick" if args.quick else ""),
-                 {**summary, "medians": med, "levers": lev, "rounds": rounds})
+                 {**summary, "levers_undone": undone, "medians": med, "levers": lev, "rounds": rounds})
 
 
 # ---- ask latency at 10k / 100k passages -------------------------------------------------

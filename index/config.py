@@ -6,6 +6,7 @@ flags onto these fields.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from paperbridge.index.stores.spec import check_cluster, parse_store
@@ -33,6 +34,15 @@ class IndexConfig:
             FAISS files in the library folder, ``milvus://HOST:PORT`` or a Milvus Lite path.
         cluster: where passages are embedded: "" in this process, ``tcp://HOST:PORT`` (a
             Dask scheduler) or ``local:N`` (:mod:`paperbridge.index.fanout`).
+        neutral_encoder: the name of the language-neutral encoder (``qa.QAConfig`` ranks and
+            scores sentences with the same one); when the library has no encoder of that
+            name, its first encoder plays the part. It embeds every passage.
+        answers_only: the other encoders embed only passages that can answer
+            (``ingest.ANSWER_KINDS``), not tables of contents, reference lists, indexes, code
+            or page furniture (recorded per encoder in the manifest).
+        sentence_vectors: the neutral encoder also embeds the sentences of answer passages
+            when they are written (:mod:`paperbridge.index.sentences`), so that asking does
+            not embed them. These three apply when a library is created or rebuilt.
     """
 
     encoders: tuple[str, ...] = field(default=DEFAULT_ENCODERS)
@@ -42,6 +52,13 @@ class IndexConfig:
     max_tokens: int = 256
     store: str = field(default="", repr=False)  # may carry a password: never printed
     cluster: str = ""
+    neutral_encoder: str = "use-multilingual-v3"
+    answers_only: bool = True
+    sentence_vectors: bool = True
+
+    def neutral(self, names: Sequence[str]) -> str:
+        """Which of the encoder ``names`` is the language-neutral one (see the attribute)."""
+        return self.neutral_encoder if self.neutral_encoder in names else names[0]
 
     def __post_init__(self) -> None:
         specs = tuple(s.strip() for s in self.encoders)

@@ -182,7 +182,7 @@ def _load(spec: str, settings: ModelSettings) -> Encoder:
     if spec in USE_SPECS:
         from paperbridge.index.use import USEEncoder
 
-        return USEEncoder(threads=settings.threads)
+        return USEEncoder()  # one BLAS thread whatever the settings: see USEEncoder
     model, _, runtime = spec.partition("@")
     if model in E5_SPECS and runtime:
         from paperbridge.index.onnx import OnnxE5Encoder, ensure_onnx_folder

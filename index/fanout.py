@@ -6,8 +6,10 @@ configured (``IndexConfig.cluster``, ``--cluster``), a write cuts its new passag
 of :data:`CHUNK`, each worker embeds chunks with every encoder (loading each model once per
 worker process, by its spec, from its own model cache), and the vectors come back in order
 to the writer, which indexes them exactly as it indexes vectors computed in-process. Every
-chunk starts on a multiple of :data:`BATCH` and is encoded in the same 64-passage batches
-as in-process, so the vectors are the same (``tests/test_distributed_fanout.py``).
+chunk starts on a multiple of :data:`BATCH` and is encoded in the same :data:`BATCH`-passage
+calls as in-process, so the vectors are the same (``tests/test_distributed_fanout.py``).
+Each encoder embeds its own list of texts (e5 only the passages that answer questions, the
+language-neutral encoder every passage and the answer passages' sentences).
 
 Clusters: ``tcp://HOST:PORT`` connects to a running Dask scheduler (start one with
 ``dask scheduler`` and workers with ``dask worker tcp://HOST:PORT --nthreads 1``, each with
@@ -37,8 +39,13 @@ from paperbridge.ingest.errors import LibraryError, ModelError
 
 _log = logging.getLogger(__name__)
 
-BATCH = 64  # passages per encode call, as in-process (``writer._BATCH``)
-CHUNK = 8 * BATCH  # passages per task: big enough to hide the round trip, small enough to spread
+#: Passages per encode call, in-process and on workers (a write's e5 blocks). Small blocks let
+#: e5 start while the first files are still read; e5 runs each passage alone
+#: (``onnx.BATCH_ROWS``), so the block size changes no vector, only when e5 starts: adding the
+#: 357 passages of the ingest benchmark took 8.06 / 7.90 / 7.60 s (median of 3, idle machine)
+#: with blocks of 64 / 16 / 32.
+BATCH = 32
+CHUNK = 512  # passages per task: big enough to hide the round trip, small enough to spread
 #: Built-in model classes are loaded on each worker by spec (their sessions cannot be pickled
 #: and their weights are large); any other encoder object is shipped to the workers as it is.
 _LOADED_BY_SPEC = {("paperbridge.index.onnx", "OnnxE5Encoder"), ("paperbridge.index.use", "USEEncoder"),
@@ -82,13 +89,18 @@ def encode_chunk(recipes: Sequence[Recipe], texts: Sequence[str]) -> list[np.nda
             raise ModelError(f"The worker loaded {encoder.name} for {recipe.spec!r}, the library "
                              f"was built with {recipe.name}: install the same models on every worker.")
         parts = [encoder.encode_passages(texts[s:s + BATCH]) for s in range(0, len(texts), BATCH)]
-        out.append(np.concatenate(parts).astype(np.float32))
+        out.append(np.concatenate(parts).astype(np.float32) if parts
+                   else np.zeros((0, encoder.dim), np.float32))
     return out
 
 
 def embed_in_process(encoders: Sequence[Encoder], texts: Sequence[str]) -> list[np.ndarray]:
-    """What the writer computes without a cluster (batches of :data:`BATCH`), for comparison."""
+    """What the writer computes without a cluster (calls of :data:`BATCH`), for comparison."""
     return encode_chunk([Recipe(e.name, e.name, "", e) for e in encoders], texts)
+
+
+#: One encoder's share of a write: (its spec, the encoder the writer holds, the texts it embeds).
+Job = tuple[str, Encoder, Sequence[str]]
 
 
 def _distributed() -> Any:
@@ -156,26 +168,39 @@ class Fanout:
         Raises:
             LibraryError: a worker failed (the write then publishes nothing).
         """
-        if not texts:
-            return [np.zeros((0, e.dim), np.float32) for _, e in encoders]
+        return self.embed_each([(spec, encoder, texts) for spec, encoder in encoders],
+                               progress=progress)
+
+    def embed_each(self, jobs: Sequence[Job], *, progress: bool = False) -> list[np.ndarray]:
+        """Embed each job's texts with its encoder on the cluster, in order.
+
+        Returns:
+            Per job, a float32 array of shape (len(texts), dim), rows in its texts' order.
+
+        Raises:
+            LibraryError: a worker failed (the write then publishes nothing).
+        """
         settings = model_settings()
-        recipes = [Recipe.of(spec, encoder, settings) for spec, encoder in encoders]
-        starts = list(range(0, len(texts), CHUNK))
+        recipes = [Recipe.of(spec, encoder, settings) for spec, encoder, _ in jobs]
         # hash=False: a fresh key per call. Re-scattering the same recipes under their content
         # hash would reuse the key the previous call is releasing ("lost dependencies").
         shared = self.client.scatter(recipes, broadcast=True, hash=False)
-        futures = [self.client.submit(encode_chunk, shared, list(texts[s:s + CHUNK]), pure=False)
-                   for s in starts]
+        tasks = [(j, s) for j, (_, _, texts) in enumerate(jobs) for s in range(0, len(texts), CHUNK)]
+        futures = [self.client.submit(encode_chunk, [shared[j]], list(jobs[j][2][s:s + CHUNK]),
+                                      pure=False) for j, s in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
-        chunks: list[list[np.ndarray] | None] = [None] * len(futures)
+        chunks: list[np.ndarray | None] = [None] * len(futures)
         distributed = _distributed()
-        with tqdm(total=len(texts), desc=f"embedding on {self.address}", unit="passage",
-                  disable=not progress) as bar:
+        with tqdm(total=sum(len(texts) for _, _, texts in jobs), desc=f"embedding on {self.address}",
+                  unit="text", disable=not progress) as bar:
             for future in distributed.as_completed(futures):
-                chunks[index[future.key]] = self._result(future)
-                bar.update(len(chunks[index[future.key]][0]))  # type: ignore[index]
-        return [np.concatenate([c[slot] for c in chunks if c is not None])
-                for slot in range(len(recipes))]
+                chunks[index[future.key]] = self._result(future)[0]
+                bar.update(len(chunks[index[future.key]]))  # type: ignore[arg-type]
+        out = []
+        for j, (_, encoder, _) in enumerate(jobs):
+            mine = [c for (job, _), c in zip(tasks, chunks, strict=True) if job == j and c is not None]
+            out.append(np.concatenate(mine) if mine else np.zeros((0, encoder.dim), np.float32))
+        return out
 
     def _result(self, future: Any) -> list[np.ndarray]:
         try:
@@ -192,6 +217,13 @@ class Fanout:
 def embed_on_cluster(address: str, encoders: Sequence[tuple[str, Encoder]], texts: Sequence[str], *,
                      progress: bool = False) -> list[np.ndarray]:
     """Embed ``texts`` on the cluster at ``address`` (see :meth:`Fanout.embed`)."""
+    return embed_jobs(address, [(spec, encoder, texts) for spec, encoder in encoders],
+                      progress=progress)
+
+
+def embed_jobs(address: str, jobs: Sequence[Job], *, progress: bool = False) -> list[np.ndarray]:
+    """Embed each job's texts on the cluster at ``address`` (see :meth:`Fanout.embed_each`)."""
     with Fanout.start(address) as fanout:
-        _log.info("embedding %d passages on %s (%d workers)", len(texts), address, fanout.workers())
-        return fanout.embed(encoders, texts, progress=progress)
+        _log.info("embedding %d texts on %s (%d workers)", sum(len(j[2]) for j in jobs), address,
+                  fanout.workers())
+        return fanout.embed_each(jobs, progress=progress)

@@ -4,10 +4,13 @@ Layout of a library folder (the index layer owns all of it; no other layer write
 
     CURRENT                  name of the published version folder (replaced atomically)
     lock                     writers hold an OS file lock on it; readers never lock
-    versions/<gen>-<id>/     one complete version: manifest.json (models, counts, every
-                             file's size and checksums), library.sqlite,
-                             vectors/<encoder #>/<lang>.faiss, lexical/, and side/ (results
-                             computed on this version, e.g. calibration.json)
+    versions/<gen>-<id>/     one complete version: manifest.json (models, what each
+                             embedded, counts, every file's size and checksums),
+                             library.sqlite (documents, pages, passages, and the answer
+                             passages' sentence vectors: index.sentences),
+                             vectors/<encoder #>/<lang>.faiss (e5: answer passages only),
+                             lexical/, and side/ (results computed on this version, e.g.
+                             calibration.json)
     versions/.tmp-*          a writer's version in progress (removed by the next writer)
     files/                   kept copies of uploaded files (documents' sources)
 
@@ -30,12 +33,11 @@ import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from paperbridge.index import doctor
 from paperbridge.index.config import IndexConfig
@@ -44,7 +46,7 @@ from paperbridge.index.encoder import Encoder, load_encoder, runtime_of
 from paperbridge.index.lock import writer_lock
 from paperbridge.index.manifest import EncoderEntry, Manifest
 from paperbridge.index.report import AddReport
-from paperbridge.index.sources import file_hash, one_line, read_source, reread
+from paperbridge.index.sources import ReadAhead, file_hash, one_line, read_source, reread
 from paperbridge.index.store import DocumentInfo, StoredPassage
 from paperbridge.index.stores import dispatch
 from paperbridge.index.uploads import UploadError, is_kept_upload, keep_file, uploads_folder
@@ -60,7 +62,7 @@ from paperbridge.index.versions import (
 )
 from paperbridge.index.writer import VersionWriter, cleanup, printable, write_current, write_error
 from paperbridge.ingest.budget import BoundedReader, Budget, find_readable
-from paperbridge.ingest.document import Document
+from paperbridge.ingest.document import ANSWER_KINDS, Document
 from paperbridge.ingest.errors import (
     DocumentNotFoundError,
     LibraryError,
@@ -418,31 +420,32 @@ class Library:
     def _entries(self, cfg: IndexConfig,
                  encoders: Callable[[], dict[str, Encoder]] | None) -> tuple[EncoderEntry, ...]:
         found = (encoders or (lambda: self.encoders))()
-        return tuple(EncoderEntry(spec, e.name, e.dim, runtime_of(e))
-                     for spec, e in zip(cfg.encoders, found.values(), strict=True))
+        return new_entries(cfg, list(zip(cfg.encoders, found.values(), strict=True)))
 
     def add(self, paths: Sequence[Path], *, password: str | None = None, progress: bool = False,
             budget: Budget | None = None) -> AddReport:
         """Add files and folders: unchanged files are skipped, changed ones replaced.
 
-        Each file is read in a child process within ``budget`` (memory and time). A file
-        that cannot be read, for whatever reason, is reported in ``failed`` with its name and
-        the reason in one line; the rest are still added.
+        Each file is read in a child process within ``budget`` (memory and time), on a
+        thread that reads the next files while the ones read are embedded. A file that
+        cannot be read, for whatever reason, is reported in ``failed`` with its name and the
+        reason in one line; the rest are still added.
         """
         files, special = find_readable([Path(p) for p in paths])
         report = AddReport(failed=[(printable(p), printable(m)) for p, m in special])
         with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
-            docs: list[Document] = []
-            for path in tqdm(files, desc="reading", unit="file", disable=not progress):
-                doc = read_source(path, writer, reader, password=password,
-                                  max_tokens=self.config.max_tokens, report=report)
-                if doc is not None:
-                    docs.append(doc)
-            writer.add_documents(docs, report, progress=progress)
+
+            def read(path: Path, mine: AddReport) -> Document | None:
+                return read_source(path, writer, reader, password=password,
+                                   max_tokens=self.config.max_tokens, report=mine)
+
+            with ReadAhead(files, read, report, reader=reader, progress=progress) as docs:
+                writer.add_documents(docs, report, progress=progress)
         return report
 
-    def add_documents(self, docs: Sequence[Document], *, progress: bool = False) -> AddReport:
-        """Add already-read documents (same rules as :meth:`add`)."""
+    def add_documents(self, docs: Iterable[Document], *, progress: bool = False) -> AddReport:
+        """Add already-read documents (same rules as :meth:`add`); each is embedded as it
+        comes, so ``docs`` may be a generator that makes them meanwhile."""
         report = AddReport()
         with self._writing(progress=progress) as writer:
             writer.add_documents(docs, report, progress=progress)
@@ -504,9 +507,12 @@ class Library:
         with writer_lock(self.path, progress=progress):
             try:
                 with self._writing(progress=progress) as writer, BoundedReader(budget) as reader:
-                    docs = self._kept_documents(uploads, writer, reader, password, report, created,
-                                                progress)
-                    writer.add_documents(docs, report, progress=progress)
+
+                    def read(upload: tuple[str, Path], mine: AddReport) -> Document | None:
+                        return self._kept_document(upload, writer, reader, password, mine, created)
+
+                    with ReadAhead(uploads, read, report, reader=reader, progress=progress) as docs:
+                        writer.add_documents(docs, report, progress=progress)
             except BaseException:
                 for path in created:
                     path.unlink(missing_ok=True)
@@ -514,26 +520,22 @@ class Library:
             self._drop_unused(created)
         return report
 
-    def _kept_documents(self, uploads: Sequence[tuple[str, Path]], writer: VersionWriter,
-                        reader: BoundedReader, password: str | None, report: AddReport,
-                        created: list[Path], progress: bool) -> list[Document]:
-        docs: list[Document] = []
-        for name, data in tqdm(uploads, desc="reading", unit="file", disable=not progress):
-            try:
-                path, new = keep_file(self.files_folder, name, data)
-            except UploadError as err:
-                report.failed.append((name, one_line(err)))
-                continue
-            except OSError as err:
-                report.failed.append((name, one_line(write_error(self.path, err))))
-                continue
-            if new:
-                created.append(path)
-            doc = read_source(path, writer, reader, password=password,
-                              max_tokens=self.config.max_tokens, report=report)
-            if doc is not None:
-                docs.append(doc)
-        return docs
+    def _kept_document(self, upload: tuple[str, Path], writer: VersionWriter, reader: BoundedReader,
+                       password: str | None, report: AddReport, created: list[Path]) -> Document | None:
+        """Keep a copy of one upload and read it (None, with the reason in ``report``)."""
+        name, data = upload
+        try:
+            path, new = keep_file(self.files_folder, name, data)
+        except UploadError as err:
+            report.failed.append((name, one_line(err)))
+            return None
+        except OSError as err:
+            report.failed.append((name, one_line(write_error(self.path, err))))
+            return None
+        if new:
+            created.append(path)
+        return read_source(path, writer, reader, password=password,
+                           max_tokens=self.config.max_tokens, report=report)
 
     def _drop_unused(self, created: Sequence[Path]) -> None:
         """Remove the copies this add created that no document of the library comes from."""
@@ -565,17 +567,33 @@ class Library:
                 BoundedReader(budget) as reader:
             old = writer.prior
             infos = old.store.documents() if old else []
-            docs = [reread(old.store, info, reader, cfg.max_tokens) for info in
-                    tqdm(infos, desc="reading", unit="doc", disable=not progress) if old]
-            for doc, info in zip(docs, infos, strict=True):
-                writer.added_at[doc.doc_id] = info.added
-            writer.add_documents(docs, report, progress=progress)
+
+            def read(info: DocumentInfo, mine: AddReport) -> Document | None:
+                assert old is not None
+                doc = reread(old.store, info, reader, cfg.max_tokens)
+                writer.added_at[doc.doc_id] = info.added  # before the writer gets the document
+                return doc
+
+            with ReadAhead(infos, read, report, reader=reader, progress=progress, unit="doc") as docs:
+                writer.add_documents(docs, report, progress=progress)
         if not same:
             self._injected = list(encoders) if encoders else None
             self._settings = dataclasses.replace(self._settings, encoders=cfg.encoders)
             with self._load_lock:
                 self._encoders = target.loaded
         return report
+
+
+def new_entries(cfg: IndexConfig, encoders: Sequence[tuple[str, Encoder]]) -> tuple[EncoderEntry, ...]:
+    """The manifest entries of a library created (or rebuilt) with ``cfg``: which encoder
+    embeds which passage kinds, and which one embeds sentences (``EncoderEntry``)."""
+    neutral = cfg.neutral([e.name for _, e in encoders])
+    return tuple(
+        EncoderEntry(spec, e.name, e.dim, runtime_of(e),
+                     kinds=None if e.name == neutral or not cfg.answers_only else tuple(ANSWER_KINDS),
+                     sentences=cfg.sentence_vectors and e.name == neutral)
+        for spec, e in encoders
+    )
 
 
 class _Encoders:

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from paperbridge.ingest.errors import LibraryDamagedError, LibraryFormatError
 
-#: 1: the first layout (no version id, no file sums); 2: ``version_id`` and ``files``.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+#: 1: the first layout (no version id, no file sums); 2: ``version_id`` and ``files``; 3: what
+#: each encoder embedded (``EncoderEntry.kinds`` and ``.sentences``), so an encoder's vectors may
+#: cover fewer passages than the library holds.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 
 _WHOLE = 8 << 20  # files up to this size are hashed whole at every open
 _BLOCK, _BLOCKS = 64 << 10, 16  # bigger ones: 16 blocks of 64 KiB, spread over the file
@@ -48,12 +50,26 @@ class EncoderEntry:
     ``runtime`` says what computed the vectors (``onnx-int8``, ``torch-fp32``, ``numpy``; empty
     in manifests written before it was recorded); for models with several runtimes it is also
     part of ``name``, which is what loading checks.
+
+    ``kinds`` are the passage kinds the encoder embeds (None: every passage). Since issue 13
+    only the language-neutral encoder embeds every passage; the others embed the kinds that
+    answer questions (``ingest.ANSWER_KINDS``), because tables of contents, reference lists and
+    the like never compete for an answer, and a filter that asks for them finds them through
+    the neutral encoder and BM25. ``sentences`` is True for the encoder whose vectors of the
+    answer passages' sentences the version's database holds (:mod:`.sentences`). A library
+    keeps what it was built with: adds follow its entries, ``rebuild`` takes the new ones.
     """
 
     spec: str
     name: str
     dim: int
     runtime: str = ""
+    kinds: tuple[str, ...] | None = None
+    sentences: bool = False
+
+    def embeds(self, kind: str) -> bool:
+        """True when this encoder embeds passages of ``kind``."""
+        return self.kinds is None or kind in self.kinds
 
 
 @dataclass(frozen=True)
@@ -168,11 +184,19 @@ class Manifest:
         if version not in READABLE_FORMATS:
             raise LibraryFormatError(_format_message(path, version))
         try:
-            raw["encoders"] = tuple(EncoderEntry(**e) for e in raw["encoders"])
+            raw["encoders"] = tuple(_entry(e) for e in raw["encoders"])
             raw["files"] = {str(k): FileSum(**v) for k, v in raw.get("files", {}).items()}
             return cls(**raw)
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ManifestError(f"{path.name} is malformed ({type(err).__name__}: {err})") from err
+
+
+def _entry(raw: dict[str, object]) -> EncoderEntry:
+    """An encoder entry from JSON (``kinds`` is a list there)."""
+    kinds = raw.get("kinds")
+    if isinstance(kinds, list):
+        raw = {**raw, "kinds": tuple(str(k) for k in kinds)}
+    return EncoderEntry(**raw)  # type: ignore[arg-type]
 
 
 def _format_message(path: Path, version: object) -> str:

@@ -47,7 +47,8 @@ class ModelSettings:
 
     Attributes:
         cache: the folder that holds ``models/`` (the e5 folder and its ONNX export).
-        threads: intra-op threads of one model (onnxruntime sessions, USE's BLAS).
+        threads: intra-op threads of one model (onnxruntime and torch; USE always runs on
+            one, see ``index.use.USEEncoder``).
     """
 
     cache: Path = field(default_factory=default_cache)

@@ -18,6 +18,8 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paperbridge.index import sentences as stored_sentences
+from paperbridge.index.sentences import SentenceRow, StoredSentences
 from paperbridge.ingest.document import Document, ExtractionReport
 from paperbridge.ingest.errors import LibraryFormatError
 
@@ -75,6 +77,8 @@ class StoredPassage:
     text: str
     passage_kind: str = "body"  # the Passage's kind (``kind`` above is the document's)
     section: str = ""
+    # Where its stored sentence vectors are read (None: the version stores none).
+    sentences: StoredSentences | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,13 @@ def _doc_info(row: sqlite3.Row | tuple[object, ...]) -> DocumentInfo:
     )
 
 
+def _blob(value: object) -> bytes:
+    """A BLOB column's value as bytes."""
+    if not isinstance(value, bytes | memoryview):
+        raise ValueError(f"expected a BLOB, got {type(value).__name__}")
+    return bytes(value)
+
+
 def _outdated(path: Path, version: int) -> LibraryFormatError:
     return LibraryFormatError(
         f"The library database {path} has schema version {version or 1}; this PaperBridge "
@@ -122,6 +133,8 @@ class Store:
         self._lock = threading.Lock()
         self._path = path or Path("library.sqlite")
         self.schema_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        #: Handed to every passage read (set by the version loader when it stores sentences).
+        self.sentence_source: StoredSentences | None = None
 
     @property
     def outdated(self) -> bool:
@@ -196,11 +209,29 @@ class Store:
                  for pid, p, tok in zip(ids, doc.passages, tokens, strict=True)],
             )
 
+    def insert_sentences(self, rows: Sequence[tuple[int, bytes, bytes, bytes]]) -> None:
+        """Store passages' sentence vectors: (passage id, spans, scales, vectors) BLOBs
+        (:func:`paperbridge.index.sentences.pack`); the table is created on first use."""
+        if not rows:
+            return
+        with self._lock:
+            self._conn.execute(stored_sentences.SCHEMA)
+            self._conn.executemany(f"INSERT INTO {stored_sentences.TABLE} VALUES (?,?,?,?)", rows)
+
+    def _has_table(self, name: str) -> bool:
+        found = self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(found)
+
     def delete_document(self, doc_id: str) -> list[tuple[int, str]]:
-        """Delete a document; returns the (passage id, lang) pairs it had."""
+        """Delete a document (and its passages' sentence vectors); returns the (passage id,
+        lang) pairs it had."""
         gone = [(int(str(i)), str(lang)) for i, lang in
                 self._rows("SELECT id, lang FROM passages WHERE doc_id = ?", (doc_id,))]
+        sentences = self._has_table(stored_sentences.TABLE)
         with self._lock:
+            if sentences:
+                self._conn.execute(f"DELETE FROM {stored_sentences.TABLE} WHERE passage_id IN "
+                                   "(SELECT id FROM passages WHERE doc_id = ?)", (doc_id,))
             for table in ("passages", "pages", "documents"):
                 self._conn.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
         return gone
@@ -241,8 +272,29 @@ class Store:
             sql = (f"SELECT {cols} FROM passages p JOIN documents d USING (doc_id) "
                    f"WHERE p.id IN ({','.join('?' * len(part))})")
             for row in self._rows(sql, part):
-                found[int(str(row[0]))] = StoredPassage(*row)  # type: ignore[arg-type]
+                passage = StoredPassage(*row)  # type: ignore[arg-type]
+                if self.sentence_source is not None:  # not a column: where this version keeps them
+                    object.__setattr__(passage, "sentences", self.sentence_source)
+                found[passage.id] = passage
         return [found[int(i)] for i in ids]
+
+    def sentence_rows(self, ids: Sequence[int], dim: int) -> dict[int, SentenceRow]:
+        """Stored sentence vectors (``dim`` wide) of these passages, by id; passages without
+        a row are left out, and a database without the table (or closed) gives none."""
+        unique = sorted(set(int(i) for i in ids))
+        found: dict[int, SentenceRow] = {}
+        try:
+            for chunk in range(0, len(unique), 500):
+                part = unique[chunk:chunk + 500]
+                sql = (f"SELECT passage_id, spans, scales, vectors FROM {stored_sentences.TABLE} "
+                       f"WHERE passage_id IN ({','.join('?' * len(part))})")
+                for pid, spans, scales, vectors in self._rows(sql, part):
+                    row = stored_sentences.unpack(int(str(pid)), _blob(spans), _blob(scales),
+                                                  _blob(vectors), dim)
+                    found[row.passage_id] = row
+        except (sqlite3.Error, ValueError):
+            return {}  # no table (an older library), or a version closed meanwhile
+        return found
 
     def passage_ids(
         self,

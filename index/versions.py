@@ -25,6 +25,7 @@ import numpy as np
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.lexical import LexicalIndex
 from paperbridge.index.manifest import Manifest, ManifestError, file_problem
+from paperbridge.index.sentences import StoredSentences
 from paperbridge.index.store import Store
 from paperbridge.index.stores import dispatch
 from paperbridge.index.stores.base import SearchIndexes
@@ -122,7 +123,10 @@ class Version:
     def __post_init__(self) -> None:
         if self.indexes is None:
             self.indexes = LocalIndexes(list(self.vectors.values()), self.lexical, self.store,
-                                        self.lang_masks)
+                                        self.lang_masks, [e.kinds for e in self.manifest.encoders])
+        stored = next((e for e in self.manifest.encoders if e.sentences), None)
+        if stored is not None:  # passages read from this version carry where their sentences are
+            self.store.sentence_source = StoredSentences(self.store, stored.name, stored.dim)
 
     def search(self) -> SearchIndexes:
         """The indexes readers search (FAISS + bm25s here, or Milvus)."""

@@ -19,20 +19,18 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
+from paperbridge.index import lexical
 from paperbridge.index.config import IndexConfig
+from paperbridge.index.embedding import Embedding
 from paperbridge.index.encoder import Encoder
 from paperbridge.index.lexical import tokenize
 from paperbridge.index.manifest import EncoderEntry, FileSum, Manifest, new_version_id, now_iso, summarize
 from paperbridge.index.report import AddReport
 from paperbridge.index.store import DocumentInfo, Store
 from paperbridge.index.stores import dispatch
-from paperbridge.index.stores.base import Rows
 from paperbridge.index.versions import (
     CURRENT,
     DB,
@@ -43,10 +41,8 @@ from paperbridge.index.versions import (
     generation_of,
     version_names,
 )
-from paperbridge.ingest.document import Document, Passage
+from paperbridge.ingest.document import Document
 from paperbridge.ingest.errors import LibraryError
-
-_BATCH = 64  # passages per encode call: keeps the progress bar moving and memory flat (fanout.BATCH)
 
 
 def fsync_dir(path: Path) -> None:
@@ -167,63 +163,47 @@ class VersionWriter:
         self.indexes.remove(by_lang)
         return info
 
-    def add_documents(self, docs: Sequence[Document], report: AddReport, *, progress: bool) -> None:
-        """Store new documents (replacing older contents of the same source) and embed them."""
-        new: list[tuple[int, Passage]] = []
-        new_tokens: list[list[str]] = []
-        for doc in docs:
-            problem = unstorable(doc)
-            if problem is not None:
-                report.failed.append((printable(doc.source), problem))
-                continue
-            if self.store.document(doc.doc_id) is not None:
-                report.skipped.append(doc.source)
-                continue
-            for old in self.store.documents_by_source(doc.source):
-                self.remove(old.doc_id)
-                report.replaced.append(old)
-            self.changed = True
-            ids = list(range(self.next_id, self.next_id + len(doc.passages)))
-            self.next_id += len(doc.passages)
-            tokens = [tokenize(p.text) for p in doc.passages]
-            self.store.insert_document(doc, ids, tokens, self.added_at.get(doc.doc_id, now_iso()))
-            new.extend(zip(ids, doc.passages, strict=True))
-            new_tokens.extend(tokens)
-            info = self.store.document(doc.doc_id)
-            assert info is not None
-            report.added.append(info)
-        self._embed(new, new_tokens, progress)
-        report.embedded += len(new)
+    def add_documents(self, docs: Iterable[Document], report: AddReport, *, progress: bool) -> None:
+        """Store new documents (replacing older contents of the same source) and embed them.
 
-    def _embed(self, new: Sequence[tuple[int, Passage]], tokens: Sequence[list[str]],
-               progress: bool) -> None:
-        """Embed the new passages with every encoder, in batches (on a cluster when one is
-        configured), into the version's indexes."""
-        if not new:
+        ``docs`` may still be read while this runs (``sources.read_ahead``): each document is
+        embedded as it comes (:class:`~paperbridge.index.embedding.Embedding`).
+        """
+        lexical.load_dictionary()  # while the first file is read, when reading runs ahead
+        embedding = Embedding(self._current_entries, self._encoders, self.indexes, self.store,
+                              cluster=self.config.cluster, progress=progress)
+        try:
+            for doc in docs:
+                self._add_one(doc, report, embedding)
+            embedding.finish()
+        finally:
+            embedding.close()
+        report.embedded += embedding.embedded
+
+    def _add_one(self, doc: Document, report: AddReport, embedding: Embedding) -> None:
+        problem = unstorable(doc)
+        if problem is not None:
+            report.failed.append((printable(doc.source), problem))
             return
-        rows = Rows(np.array([pid for pid, _ in new], dtype=np.int64), [p.lang for _, p in new],
-                    [p.doc_id for _, p in new], [p.kind for _, p in new], tokens)
-        texts = [p.text for _, p in new]
-        encoders = self._encoders()
-        if self.config.cluster:
-            from paperbridge.index.fanout import embed_on_cluster
+        if self.store.document(doc.doc_id) is not None:
+            report.skipped.append(doc.source)
+            return
+        for old in self.store.documents_by_source(doc.source):
+            self.remove(old.doc_id)
+            report.replaced.append(old)
+        self.changed = True
+        ids = list(range(self.next_id, self.next_id + len(doc.passages)))
+        self.next_id += len(doc.passages)
+        tokens = [tokenize(p.text) for p in doc.passages]
+        self.store.insert_document(doc, ids, tokens, self.added_at.get(doc.doc_id, now_iso()))
+        info = self.store.document(doc.doc_id)
+        assert info is not None
+        report.added.append(info)
+        embedding.add(ids, doc.passages, tokens)
 
-            specs = [e.spec for e in (self.base.manifest.encoders if self.base else self._entries())]
-            vectors = embed_on_cluster(self.config.cluster, list(zip(specs, encoders.values(), strict=True)),
-                                       texts, progress=progress)
-        else:
-            vectors = [self._encode(encoder, texts, progress) for encoder in encoders.values()]
-        self.indexes.add(rows, vectors)
-
-    @staticmethod
-    def _encode(encoder: Encoder, texts: Sequence[str], progress: bool) -> np.ndarray:
-        parts = []
-        with tqdm(total=len(texts), desc=f"embedding ({encoder.name})", unit="passage",
-                  disable=not progress) as bar:
-            for start in range(0, len(texts), _BATCH):
-                parts.append(encoder.encode_passages(texts[start:start + _BATCH]))
-                bar.update(len(parts[-1]))
-        return np.concatenate(parts).astype(np.float32)
+    def _current_entries(self) -> tuple[EncoderEntry, ...]:
+        """What each encoder embeds: the base version's entries, or new ones from scratch."""
+        return self.base.manifest.encoders if self.base is not None else self._entries()
 
     def publish(self) -> str:
         """Write everything, fsync, rename into versions/ and swap CURRENT. Returns the name."""

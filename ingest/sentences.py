@@ -1,7 +1,9 @@
 """Sentences and token counts of English and Chinese text.
 
-Passages are cut at sentence boundaries and sized in embedding-model tokens; the
-question-answering layer reuses both to pick answer sentences.
+Passages are cut at sentence boundaries and sized in embedding-model tokens. The sentences
+that count as evidence for an answer (:func:`evidence_spans`) are defined here too, once:
+the index embeds them when passages are written and the question-answering layer scores
+and quotes them, and both must cut a passage into the same sentences.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ _ABBREVIATIONS = frozenset(
     .split()
 )
 _TOKENS_PER_WORD = 1.3
+#: Pieces shorter than this are no evidence of their own (list markers, "Fig. 3.", "1)").
+MIN_SENTENCE_CHARS = 8
+_QUESTION_CLOSERS = "\"'”’)）"
 
 
 def _is_false_end(text: str, end: int, match: re.Match[str]) -> bool:
@@ -86,3 +91,34 @@ def count_tokens(text: str) -> int:
     others = len(re.findall(r"[^\W\u3400-\u9fff\uf900-\ufaff]+", text))
     symbols = len(re.findall(r"[^\w\s]", text))
     return cjk + math.ceil(_TOKENS_PER_WORD * others + 0.25 * symbols)
+
+
+def evidence_spans(text: str) -> list[tuple[int, int, bool]]:
+    """The sentences of a passage that can be evidence: ``(start, end, is_question)``.
+
+    Sentences of :func:`split_sentences` in order, pieces under :data:`MIN_SENTENCE_CHARS`
+    characters skipped; a passage with none of that length is one sentence, its whole
+    stripped text. ``is_question`` marks sentences ending in a question mark (an FAQ or an
+    exercise restates a question without answering it). The index stores one vector per
+    span (``paperbridge.index.sentences``) and ``qa.evidence`` reads them by position, so
+    this function must stay the one place that decides the spans.
+    """
+    found: list[tuple[int, int, bool]] = []
+    cursor = 0
+    for raw in split_sentences(text):
+        sentence = raw.strip()
+        at = text.find(sentence, cursor)
+        if at < 0 or len(sentence) < MIN_SENTENCE_CHARS:
+            continue
+        cursor = at + len(sentence)
+        found.append((at, cursor, is_question(sentence)))
+    if not found and text.strip():
+        whole = text.strip()
+        at = text.find(whole)
+        found.append((at, at + len(whole), False))
+    return found
+
+
+def is_question(sentence: str) -> bool:
+    """True when the sentence ends in a question mark (closing quotes or brackets aside)."""
+    return sentence.rstrip(_QUESTION_CLOSERS).endswith(("?", "？"))

@@ -75,7 +75,7 @@ class Asker:
             return Answer(question, lang, "", True, _citations(hits, passages, {}), confidence, reason)
         vector = vectors[self._retriever.neutral_encoder()]
         cached = self._retriever.sentences().get(passages[:3])
-        covered = (self._retriever.sentence_coverage(passages[:3], found.terms, found.weights)
+        covered = (self._retriever.sentence_coverage(cached, found.terms, found.weights)
                    if found.terms is not None else None)
         sentences = pick_sentences(
             question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin,

@@ -6,8 +6,12 @@ short heading or table header on the question's topic outscores it. Scoring each
 separately and keeping the best one finds the fact where it is written. The same sentence
 scores decide which sentences the answer quotes.
 
-Sentence vectors are computed on demand with the language-neutral encoder and kept in a
-bounded in-memory cache keyed by passage id (passage ids are never reused within a
+Sentence vectors of the language-neutral encoder are read from the library when it stores
+them (the writer embeds the answer passages' sentences once, :mod:`paperbridge.index.sentences`:
+reading 30 passages' vectors costs about a millisecond where embedding their sentences cost
+~460 ms at 100k passages); sentences of passages without stored vectors (a library written
+before they were stored, a kind that is not an answer kind) are embedded on demand. Both are
+kept in a bounded in-memory cache keyed by passage id (passage ids are never reused within a
 library, so a cached entry stays right across versions).
 """
 
@@ -21,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from paperbridge.index import Encoder, StoredPassage
-from paperbridge.ingest import split_sentences
+from paperbridge.ingest.sentences import MIN_SENTENCE_CHARS, evidence_spans, is_question
 
-MIN_SENTENCE_CHARS = 8
-_CLOSERS = "\"'”’)）"
+__all__ = ["MIN_SENTENCE_CHARS", "Sentence", "SentenceCache", "best_sentences", "sentences_of"]
+
+Entry = tuple[list["Sentence"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -38,22 +43,16 @@ class Sentence:
 
 
 def sentences_of(passage: StoredPassage) -> list[Sentence]:
-    """The passage's sentences with their spans, fragments under 8 characters skipped."""
-    found: list[Sentence] = []
-    cursor = 0
-    for raw in split_sentences(passage.text):
-        sentence = raw.strip()
-        at = passage.text.find(sentence, cursor)
-        if at < 0 or len(sentence) < MIN_SENTENCE_CHARS:
-            continue
-        cursor = at + len(sentence)
-        asks = sentence.rstrip(_CLOSERS).endswith(("?", "？"))
-        found.append(Sentence(passage.id, (at, cursor), sentence, asks))
-    if not found and passage.text.strip():
-        text = passage.text.strip()
-        at = passage.text.find(text)
-        found.append(Sentence(passage.id, (at, at + len(text)), text, False))
-    return found
+    """The passage's sentences with their spans, fragments under 8 characters skipped
+    (``ingest.sentences.evidence_spans``, which the index's stored vectors follow too)."""
+    return [Sentence(passage.id, (start, end), passage.text[start:end], asks)
+            for start, end, asks in evidence_spans(passage.text)]
+
+
+def _stored(passage: StoredPassage, spans: Sequence[tuple[int, int]]) -> list[Sentence]:
+    """The sentences of the stored spans (the spans the stored vectors were made of)."""
+    return [Sentence(passage.id, (a, b), passage.text[a:b], is_question(passage.text[a:b]))
+            for a, b in spans]
 
 
 class SentenceCache:
@@ -62,32 +61,55 @@ class SentenceCache:
     def __init__(self, encoder: Encoder, capacity: int = 20000) -> None:
         self.encoder = encoder
         self.capacity = capacity
-        self._items: OrderedDict[int, tuple[list[Sentence], np.ndarray]] = OrderedDict()
+        self._items: OrderedDict[int, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, passages: Sequence[StoredPassage]) -> list[tuple[list[Sentence], np.ndarray]]:
+    def get(self, passages: Sequence[StoredPassage]) -> list[Entry]:
         """Per passage, its sentences and their vectors (shape (n_sentences, dim))."""
         with self._lock:
-            missing = [p for p in passages if p.id not in self._items]
+            known = {p.id: self._items[p.id] for p in passages if p.id in self._items}
+            for pid in known:
+                self._items.move_to_end(pid)
+        missing = list({p.id: p for p in passages if p.id not in known}.values())
         if missing:
-            split = [sentences_of(p) for p in missing]
-            texts = [s.text for ss in split for s in ss]
-            vecs = (
-                self.encoder.encode_passages(texts) if texts else np.zeros((0, self.encoder.dim), np.float32)
-            )
-            at = 0
+            found = self._read(missing)
+            found.update(self._embed([p for p in missing if p.id not in found]))
+            known.update(found)
             with self._lock:
-                for p, ss in zip(missing, split, strict=True):
-                    self._items[p.id] = (ss, vecs[at : at + len(ss)])
-                    at += len(ss)
+                self._items.update(found)
                 while len(self._items) > self.capacity:
                     self._items.popitem(last=False)
-        with self._lock:
-            out = []
-            for p in passages:
-                self._items.move_to_end(p.id)
-                out.append(self._items[p.id])
-            return out
+        return [known[p.id] for p in passages]
+
+    def _read(self, passages: Sequence[StoredPassage]) -> dict[int, Entry]:
+        """The passages' stored sentence vectors, where the library stores this encoder's."""
+        by_source: dict[int, list[StoredPassage]] = {}
+        for p in passages:
+            source = p.sentences
+            if source is not None and source.encoder == self.encoder.name and source.dim == self.encoder.dim:
+                by_source.setdefault(id(source), []).append(p)
+        found: dict[int, Entry] = {}
+        for group in by_source.values():
+            source = group[0].sentences
+            assert source is not None
+            rows = source.get([p.id for p in group])
+            for p in group:
+                row = rows.get(p.id)
+                if row is not None and all(0 <= a < b <= len(p.text) for a, b in row.spans):
+                    found[p.id] = (_stored(p, row.spans), row.vectors)
+        return found
+
+    def _embed(self, passages: Sequence[StoredPassage]) -> dict[int, Entry]:
+        """The passages' sentences embedded now (shape (n_sentences, dim) each)."""
+        split = [sentences_of(p) for p in passages]
+        texts = [s.text for ss in split for s in ss]
+        vecs = self.encoder.encode_passages(texts) if texts else np.zeros((0, self.encoder.dim), np.float32)
+        found: dict[int, Entry] = {}
+        at = 0
+        for p, ss in zip(passages, split, strict=True):
+            found[p.id] = (ss, vecs[at : at + len(ss)])
+            at += len(ss)
+        return found
 
 
 def best_sentences(

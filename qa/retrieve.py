@@ -38,14 +38,14 @@ from paperbridge.ingest.errors import ModelError
 from paperbridge.qa.config import QAConfig
 from paperbridge.qa.coverage import coverage, weights
 from paperbridge.qa.documents import DocumentNames
-from paperbridge.qa.evidence import Sentence, SentenceCache, sentences_of
+from paperbridge.qa.evidence import Sentence, SentenceCache
 from paperbridge.qa.translate import QuestionTerms, question_terms
 
 log = logging.getLogger(__name__)
 
 _MIN_POOL = 8  # below this many candidates, a pool's score spread is too noisy to normalize by
 # Signals that are not e5's z-scores (every other key of a hit's signals is an e5 encoder's).
-_NOT_E5 = frozenset({"dense", "bm25", "cross", "sentence", "coverage", "passage_coverage"})
+_NOT_E5 = frozenset({"dense", "bm25", "cross", "sentence", "coverage", "passage_coverage", "similarity"})
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Retriever:
         self._no_lexicon = False
         self._sentences: SentenceCache | None = None
         self._meta: dict[int, StoredPassage] = {}
-        self._tokens: dict[int, list[frozenset[str]]] = {}
+        self._tokens: dict[tuple[int, tuple[int, int]], frozenset[str]] = {}
         self._meta_lock = threading.Lock()
         self.names = DocumentNames(library, self)
 
@@ -182,7 +182,7 @@ class Retriever:
                         for t, w in zip(terms.terms, self.weights(terms), strict=True))
         hits = self._rerank(first[: max(k, self.config.rerank_depth)], vectors, named, terms, weights)
         top = hits[: self.config.evidence_depth]
-        evidence = max((h.signals.get("sentence", -1.0) for h in top), default=-1.0)
+        evidence = max((h.signals.get("similarity", -1.0) for h in top), default=-1.0)
         best = max((h.signals.get("passage_coverage", 0.0) for h in top), default=0.0)
         return Retrieval(hits[:k], question_lang, evidence, named, terms, weights, best, _gap(hits))
 
@@ -191,27 +191,30 @@ class Retriever:
         words = self._words() if self._words is not None else {}
         return weights(terms, words, sum(self.library.languages().values()))
 
-    def sentence_coverage(self, passages: Sequence[StoredPassage], terms: QuestionTerms,
-                          term_weights: Sequence[float]) -> list[np.ndarray]:
-        """Per passage, the coverage (0..1) of the question's terms by each of its sentences
-        (:func:`qa.evidence.sentences_of` order)."""
-        out = []
-        for tokens in self._sentence_tokens(passages):
-            out.append(np.asarray([coverage(terms, term_weights, t) for t in tokens], dtype=np.float64))
-        return out
+    def sentence_coverage(self, cached: Sequence[tuple[Sequence[Sentence], np.ndarray]],
+                          terms: QuestionTerms, term_weights: Sequence[float]) -> list[np.ndarray]:
+        """Per passage, the coverage (0..1) of the question's terms by each of its sentences.
 
-    def _sentence_tokens(self, passages: Sequence[StoredPassage]) -> list[list[frozenset[str]]]:
-        """Each passage's sentences as BM25 token sets, cached by passage id."""
+        Args:
+            cached: per passage, its sentences and their vectors (:meth:`SentenceCache.get`);
+                the coverage arrays follow those sentences one to one.
+        """
+        return [np.asarray([coverage(terms, term_weights, t) for t in self._tokens_of(sentences)],
+                           dtype=np.float64) for sentences, _ in cached]
+
+    def _tokens_of(self, sentences: Sequence[Sentence]) -> list[frozenset[str]]:
+        """Sentences as BM25 token sets, cached by passage id and span."""
         out = []
-        for passage in passages:
+        for sentence in sentences:
+            key = (sentence.passage_id, sentence.span)
             with self._meta_lock:
-                found = self._tokens.get(passage.id)
+                found = self._tokens.get(key)
             if found is None:
-                found = [frozenset(tokenize(s.text)) for s in sentences_of(passage)]
+                found = frozenset(tokenize(sentence.text))
                 with self._meta_lock:
-                    if len(self._tokens) > 50_000:
+                    if len(self._tokens) > 200_000:
                         self._tokens.clear()
-                    self._tokens[passage.id] = found
+                    self._tokens[key] = found
             out.append(found)
         return out
 
@@ -311,15 +314,18 @@ class Retriever:
         passages = list(self.meta([h.passage_id for h in hits]).values())
         vector = vectors[self.neutral_encoder()]
         cached = self.sentences().get(passages)
-        covered = self.sentence_coverage(passages, terms, term_weights)
+        covered = self.sentence_coverage(cached, terms, term_weights)
         cfg = self.config
         out = []
-        whole = [coverage(terms, term_weights, frozenset().union(*t)) if t else 0.0
-                 for t in self._sentence_tokens(passages)]
+        whole = [coverage(terms, term_weights, frozenset().union(*self._tokens_of(sentences)))
+                 for sentences, _ in cached]
         for hit, (sentences, vecs), cov, passage_cov in zip(hits, cached, covered, whole, strict=True):
+            # The sentence that adds most to the passage's score below: similarity weighted
+            # by sentence_weight, coverage by coverage_weight.
             score, index, best_cov = _best_sentence(sentences, vecs @ vector if len(sentences) else vecs, cov,
-                                                   cfg.coverage_weight)
-            sig = {**hit.signals, "sentence": score, "coverage": best_cov, "passage_coverage": passage_cov}
+                                                   cfg.coverage_weight / max(cfg.sentence_weight, 1e-6))
+            sig = {**hit.signals, "sentence": score, "coverage": best_cov, "passage_coverage": passage_cov,
+                   "similarity": _most_similar(sentences, vecs @ vector if len(sentences) else vecs)}
             blended = (1 - cfg.sentence_weight) * sig["dense"] + cfg.sentence_weight * score
             blended += cfg.coverage_weight * best_cov
             out.append(Hit(hit.passage_id, blended + self._prior(sig, hit.passage_id, named), sig, index))
@@ -335,6 +341,12 @@ def _gap(hits: Sequence[Hit]) -> float:
         return 0.0
     pack = [h.score for h in hits[5:30]] or [h.score for h in hits[1:]]
     return float(hits[0].score - np.median(pack))
+
+
+def _most_similar(sentences: Sequence[Sentence], sims: np.ndarray) -> float:
+    """The highest similarity of a sentence that is not itself a question (-1 if none)."""
+    values = [float(v) for s, v in zip(sentences, sims, strict=True) if not s.is_question]
+    return max(values, default=-1.0)
 
 
 def _best_sentence(sentences: Sequence[Sentence], sims: np.ndarray, cov: np.ndarray,

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperbridge.index import HashEncoder, IndexConfig, Library
+from paperbridge.index import HashEncoder, IndexConfig, Library, embedding
 from paperbridge.index.fanout import BATCH, CHUNK, Fanout, embed_in_process
-from paperbridge.index.writer import _BATCH
 from tests.conftest import ROOT, SAMPLE
 
 distributed = pytest.importorskip("distributed", reason="needs the scale extra (dask[distributed])")
@@ -51,6 +50,7 @@ def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
                                              "warnings, report FROM documents")),
             "pages": sorted(conn.execute("SELECT * FROM pages")),
             "passages": sorted(conn.execute("SELECT * FROM passages")),
+            "sentence_vectors": sorted(conn.execute("SELECT * FROM sentence_vectors")),
         }
 
 
@@ -65,7 +65,7 @@ def _vectors(lib: Library) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def test_the_chunks_are_cut_like_the_in_process_batches() -> None:
-    assert BATCH == _BATCH and CHUNK % BATCH == 0
+    assert embedding.BATCH == BATCH and CHUNK % BATCH == 0
 
 
 def test_a_two_worker_run_makes_the_same_vectors_and_the_same_library(scheduler: str, tmp_path: Path) -> None:
@@ -75,7 +75,8 @@ def test_a_two_worker_run_makes_the_same_vectors_and_the_same_library(scheduler:
     assert not here.add(SAMPLE_TXT).failed
     report = there.add(SAMPLE_TXT)
     assert not report.failed and report.embedded == len(here)
-    assert _rows(here.path) == _rows(there.path)
+    assert _rows(here.path) == _rows(there.path)  # sentence vectors too, embedded on the cluster
+    assert _rows(here.path)["sentence_vectors"]
     ours, theirs = _vectors(here), _vectors(there)
     assert ours.keys() == theirs.keys()
     for lang, (ids, vecs) in ours.items():

@@ -308,3 +308,29 @@ def test_the_cli_runs_a_library_on_a_milvus_server(milvus_server: str, tmp_path:
     assert "Removed" in _cli(lib, "remove", doc["doc_id"], store=milvus_server).stdout
     assert "Rebuilt 4" in _cli(lib, "rebuild", store=milvus_server).stdout
     assert "Nothing to do" in _cli(lib, "doctor").stdout
+
+
+@milvus
+@pytest.mark.distributed
+def test_an_encoder_that_skips_references_finds_none_on_milvus(tmp_path: Path) -> None:
+    """e5 embeds answer passages only: its field holds a zero vector for a reference list's
+    passage, which searches filter out; the neutral encoder and BM25 still find it."""
+    from paperbridge.qa.config import QAConfig
+    from paperbridge.qa.retrieve import Retriever
+    from tests.test_sentences import _document
+
+    encoders = [HashEncoder(64), HashEncoder(32)]
+    lib = Library.open(tmp_path / "lib", IndexConfig(store=str(tmp_path / "milvus.db")), create=True,
+                       encoders=encoders)
+    assert not lib.add_documents([_document()]).failed
+    reference = next(p.id for p in lib.passages(lib.passage_ids()) if p.passage_kind == "references")
+    query = "Smith quantum sensing budgets Science Policy"
+    doc = lib.documents()[0].doc_id
+    for doc_ids in (None, [doc]):
+        found = lib.dense_search("hash-32", encoders[1].encode_queries([query])[0], 10, doc_ids=doc_ids)
+        assert found and reference not in [i for i, _ in found]
+        neutral = lib.dense_search("hash-64", encoders[0].encode_queries([query])[0], 10, doc_ids=doc_ids)
+        assert reference in [i for i, _ in neutral]
+    hits = Retriever(lib, QAConfig(depth=10)).search(query, 3, kinds=["references"]).hits
+    assert [h.passage_id for h in hits] == [reference] and "hash-32" not in hits[0].signals
+    assert Library.check(lib.path).ok

@@ -39,12 +39,13 @@ class CountingEncoder(HashEncoder):
 
 
 def check_consistent(lib: Library) -> None:
-    """FAISS ids == SQLite ids (per language and encoder) == BM25 ids == manifest counts."""
+    """FAISS ids == SQLite ids of the kinds each encoder embeds (per language and encoder) ==
+    BM25 ids == manifest counts."""
     state = lib._state
     assert state is not None
     for lang in [*lib.languages(), "none"]:
-        for vi in state.vectors.values():
-            assert vi.ids(lang).tolist() == lib.passage_ids(lang=lang)
+        for vi, entry in zip(state.vectors.values(), state.manifest.encoders, strict=True):
+            assert vi.ids(lang).tolist() == state.store.passage_ids(lang=lang, kinds=entry.kinds)
     assert sorted(state.lexical.ids.tolist()) == lib.passage_ids()
     assert state.manifest.passages == len(lib) and state.manifest.documents == len(lib.documents())
 
@@ -87,7 +88,7 @@ def test_dense_and_lexical_search_with_lang_and_doc_filters(sample_lib: Library)
 
 
 def test_adding_one_paper_embeds_only_its_passages(tmp_path: Path) -> None:
-    lib = open_lib(tmp_path / "lib")
+    lib = open_lib(tmp_path / "lib", config=IndexConfig(sentence_vectors=False))  # passages only
     first = lib.add(SAMPLE_TXT[:-1])
     encoder = lib.encoders["hash-64"]
     assert isinstance(encoder, CountingEncoder) and encoder.embedded == first.embedded > 0

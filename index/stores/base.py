@@ -50,12 +50,42 @@ class Rows:
         return len(self.ids)
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """One encoder's vectors of some of a write's new passages.
+
+    ``vectors[i]`` belongs to row ``at[i]`` of the write's :class:`Rows`. An encoder that
+    embeds only some passage kinds (``EncoderEntry.kinds``) has fewer vectors than rows; the
+    others have no vector in that encoder's index, and so no signal from it.
+
+    Attributes:
+        at: positions into the Rows, shape (m,), int64, ascending.
+        vectors: float32 unit rows, shape (m, dim).
+    """
+
+    at: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def every(cls, vectors: np.ndarray) -> Embedded:
+        """Vectors of every row, in row order."""
+        return cls(np.arange(len(vectors), dtype=np.int64), vectors)
+
+    def full(self, rows: int, dim: int) -> np.ndarray:
+        """Shape (rows, dim): these vectors in their rows, zeros in the rows without one."""
+        out = np.zeros((rows, dim), dtype=np.float32)
+        out[self.at] = self.vectors
+        return out
+
+
 class SearchIndexes(Protocol):
     """The dense and lexical indexes of one published version (read only, thread-safe)."""
 
     def dense(self, slot: int, query: np.ndarray, k: int, *, lang: str | None,
               doc_ids: Collection[str] | None) -> Hits:
         """Top ``k`` (passage id, inner product) of encoder number ``slot``, best first.
+
+        Only passages the encoder embedded can be found (``EncoderEntry.kinds``).
 
         Args:
             slot: the encoder's position in the manifest.
@@ -78,8 +108,8 @@ class SearchIndexes(Protocol):
 class IndexBuilder(Protocol):
     """The indexes of a version in progress (one writer)."""
 
-    def add(self, rows: Rows, vectors: Sequence[np.ndarray]) -> None:
-        """Index new passages: ``vectors[slot]`` has shape (len(rows), dim of that encoder)."""
+    def add(self, rows: Rows, vectors: Sequence[Embedded]) -> None:
+        """Index new passages: ``vectors[slot]`` holds what encoder ``slot`` embedded of them."""
         ...
 
     def remove(self, ids_by_lang: Mapping[str, Collection[int]]) -> None:

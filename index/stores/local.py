@@ -16,7 +16,7 @@ import numpy as np
 from paperbridge.index.config import IndexConfig
 from paperbridge.index.lexical import LexicalIndex
 from paperbridge.index.store import Store
-from paperbridge.index.stores.base import Hits, Rows
+from paperbridge.index.stores.base import Embedded, Hits, Rows
 from paperbridge.index.vectors import VectorIndex
 
 
@@ -36,18 +36,23 @@ class LocalIndexes:
     """A published version's FAISS and BM25 indexes, searched in this process."""
 
     def __init__(self, vectors: Sequence[VectorIndex], lexical: LexicalIndex, store: Store,
-                 lang_masks: dict[str, np.ndarray]) -> None:
+                 lang_masks: dict[str, np.ndarray],
+                 kinds: Sequence[tuple[str, ...] | None] | None = None) -> None:
+        """``kinds[slot]``: the passage kinds encoder ``slot`` embedded (None: all)."""
         self.vectors, self.bm25, self.store = list(vectors), lexical, store
         self.lang_masks = lang_masks  # bool masks over lexical.ids, one per language, cached
+        self.kinds = list(kinds) if kinds is not None else [None] * len(self.vectors)
 
     def dense(self, slot: int, query: np.ndarray, k: int, *, lang: str | None,
               doc_ids: Collection[str] | None) -> Hits:
-        """FAISS search of one encoder; a document filter becomes candidate ids from SQLite."""
+        """FAISS search of one encoder; a document filter becomes candidate ids from SQLite
+        (of the kinds the encoder embedded: the others have no vector in its index)."""
         vi = self.vectors[slot]
         candidates = None
         if doc_ids is not None:
             langs = [lang] if lang else list(vi.by_lang)
-            candidates = {lg: np.asarray(self.store.passage_ids(lang=lg, doc_ids=list(doc_ids)),
+            candidates = {lg: np.asarray(self.store.passage_ids(lang=lg, doc_ids=list(doc_ids),
+                                                                kinds=self.kinds[slot]),
                                          dtype=np.int64) for lg in langs}
         return vi.search(query, k, lang=lang, candidates=candidates)
 
@@ -82,12 +87,14 @@ class LocalBuilder:
             self.vectors = [load_vectors(base_folder / "vectors" / str(i), dim, config)
                             for i, dim in enumerate(dims)]
 
-    def add(self, rows: Rows, vectors: Sequence[np.ndarray]) -> None:
-        """Add each encoder's vectors to its per-language FAISS indexes."""
-        langs = np.asarray(rows.langs)
-        for vi, vecs in zip(self.vectors, vectors, strict=True):
+    def add(self, rows: Rows, vectors: Sequence[Embedded]) -> None:
+        """Add each encoder's vectors to its per-language FAISS indexes (only the passages
+        it embedded)."""
+        for vi, embedded in zip(self.vectors, vectors, strict=True):
+            ids = rows.ids[embedded.at]
+            langs = np.asarray(rows.langs)[embedded.at] if len(embedded.at) else np.zeros(0, str)
             for lang in sorted(set(langs.tolist())):
-                vi.add(lang, rows.ids[langs == lang], vecs[langs == lang])
+                vi.add(lang, ids[langs == lang], embedded.vectors[langs == lang])
 
     def remove(self, ids_by_lang: Mapping[str, Collection[int]]) -> None:
         """Remove ids from every encoder's indexes."""

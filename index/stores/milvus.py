@@ -52,7 +52,7 @@ from paperbridge.index.config import IndexConfig
 from paperbridge.index.lexical import tokenize
 from paperbridge.index.manifest import Manifest
 from paperbridge.index.store import Store
-from paperbridge.index.stores.base import Hits, Rows
+from paperbridge.index.stores.base import Embedded, Hits, Rows
 from paperbridge.index.stores.spec import MILVUS, StoreSpec, parse_store
 from paperbridge.index.vectors import default_ef_construction
 from paperbridge.ingest.errors import LibraryDamagedError, LibraryError
@@ -194,12 +194,15 @@ def visible(generation: int) -> str:
     return f"born <= {generation} and died > {generation}"
 
 
-def _filter(generation: int, lang: str | None, doc_ids: Collection[str] | None) -> str:
+def _filter(generation: int, lang: str | None, doc_ids: Collection[str] | None,
+            kinds: Collection[str] | None = None) -> str:
     parts = [visible(generation)]
     if lang is not None:
         parts.append(f"lang == {json.dumps(lang)}")
     if doc_ids is not None:
         parts.append(f"doc_id in {json.dumps(sorted(doc_ids))}")
+    if kinds is not None:
+        parts.append(f"kind in {json.dumps(sorted(kinds))}")
     return " and ".join(parts)
 
 
@@ -214,17 +217,24 @@ def count(client: Any, collection: str, expr: str) -> int:
 class MilvusIndexes:
     """A published version's rows in Milvus, searched with the version's filter."""
 
-    def __init__(self, client: Any, file: StoreFile, ef_search: int) -> None:
+    def __init__(self, client: Any, file: StoreFile, ef_search: int,
+                 kinds: Sequence[tuple[str, ...] | None] = ()) -> None:
+        """``kinds[slot]``: the passage kinds encoder ``slot`` embedded (None or missing: all)."""
         self.client, self.file, self.ef_search = client, file, ef_search
+        self.kinds = list(kinds)
 
     def dense(self, slot: int, query: np.ndarray, k: int, *, lang: str | None,
               doc_ids: Collection[str] | None) -> Hits:
-        """HNSW search of field ``v<slot>`` (inner product), filtered to the version."""
+        """HNSW search of field ``v<slot>`` (inner product), filtered to the version and to
+        the passage kinds the encoder embedded (the others hold a zero vector: a Milvus row
+        has every vector field)."""
         if k <= 0 or (doc_ids is not None and not doc_ids):
             return []
+        kinds = self.kinds[slot] if slot < len(self.kinds) else None
         found = self.client.search(
             self.file.collection, [np.asarray(query, dtype=np.float32).tolist()],
-            anns_field=f"v{slot}", limit=k, filter=_filter(self.file.generation, lang, doc_ids),
+            anns_field=f"v{slot}", limit=k,
+            filter=_filter(self.file.generation, lang, doc_ids, kinds),
             search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, k)}},
             output_fields=["id"], consistency_level="Strong")
         return [(int(h["id"]), float(h["distance"])) for h in found[0]]
@@ -264,7 +274,7 @@ def open_indexes(root: Path, folder: Path, manifest: Manifest, config: IndexConf
     if not client.has_collection(file.collection):
         raise LibraryDamagedError(f"Milvus collection {file.collection} is missing")
     client.load_collection(file.collection)
-    return MilvusIndexes(client, file, config.hnsw_ef_search)
+    return MilvusIndexes(client, file, config.hnsw_ef_search, [e.kinds for e in manifest.encoders])
 
 
 def collection_problems(client: Any, file: StoreFile, manifest: Manifest) -> list[str]:
@@ -330,7 +340,7 @@ def _index_params(client: Any, dims: Sequence[int], config: IndexConfig) -> Any:
         params.add_index(f"v{slot}", index_type="HNSW", metric_type="IP", params=hnsw)
     params.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                      params=BM25_PARAMS)
-    for name in ("lang", "doc_id", "born", "died"):
+    for name in ("lang", "doc_id", "kind", "born", "died"):
         params.add_index(name, index_type="INVERTED")
     return params
 
@@ -416,12 +426,14 @@ class MilvusBuilder:
         file.write(folder)
         return cls(client, spec, file, base.generation)
 
-    def add(self, rows: Rows, vectors: Sequence[np.ndarray]) -> None:
-        """Insert the new passages, born at this version's generation."""
+    def add(self, rows: Rows, vectors: Sequence[Embedded]) -> None:
+        """Insert the new passages, born at this version's generation (a zero vector in the
+        field of an encoder that did not embed the passage; searches filter those out)."""
+        full = [e.full(len(rows), dim) for e, dim in zip(vectors, self.file.dims, strict=True)]
         records = [
             {"id": int(pid), "lang": lang, "doc_id": doc, "kind": kind,
              "born": self.file.generation, "died": ALIVE, "tokens": token_text(tokens),
-             **{f"v{slot}": vecs[i].tolist() for slot, vecs in enumerate(vectors)}}
+             **{f"v{slot}": vecs[i].tolist() for slot, vecs in enumerate(full)}}
             for i, (pid, lang, doc, kind, tokens) in enumerate(
                 zip(rows.ids, rows.langs, rows.doc_ids, rows.kinds, rows.tokens, strict=True))
         ]
