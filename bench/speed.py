@@ -158,6 +158,7 @@ def draw_curve(rows: Sequence[dict[str, Any]], path: Path) -> None:
     build.set_title("building", fontsize=10)
     memory.plot(sizes, [r["rss_mb"] / 1024 for r in rows], "o-", label="RSS while asking (models included)")
     memory.plot(sizes, [r["disk_mb"] / 1024 for r in rows], "s--", label="library on disk")
+    memory.plot(sizes, [r["write_peak_mb"] / 1024 for r in rows], "^:", label="peak RSS while writing it")
     memory.set_ylabel("GB")
     memory.set_title("memory and disk", fontsize=10)
     ask.plot(sizes, [r["ask_p50_ms"] for r in rows], "o-", label="ask p50 (new questions)")

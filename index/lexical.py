@@ -60,7 +60,7 @@ _jieba_tokenizer: list[jieba.Tokenizer] = []  # the one tokenizer, once its dict
 def _jieba() -> jieba.Tokenizer:
     """jieba with its dictionary loaded (~0.9 s the first time in a process, then free)."""
     if not _jieba_tokenizer:
-        with _jieba_lock:  # a writer's warm-up thread and the first tokenize may race
+        with _jieba_lock:  # a writer and the UI's askers (threads) may come first at once
             if not _jieba_tokenizer:
                 tokenizer = jieba.Tokenizer()
                 with _quiet(logging.getLogger("jieba")):

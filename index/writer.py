@@ -166,7 +166,7 @@ class VersionWriter:
     def add_documents(self, docs: Iterable[Document], report: AddReport, *, progress: bool) -> None:
         """Store new documents (replacing older contents of the same source) and embed them.
 
-        ``docs`` may still be read while this runs (``sources.read_ahead``): each document is
+        ``docs`` may still be read while this runs (``sources.ReadAhead``): each document is
         embedded as it comes (:class:`~paperbridge.index.embedding.Embedding`).
         """
         lexical.load_dictionary()  # while the first file is read, when reading runs ahead
