@@ -23,6 +23,11 @@ _FUNCTION_WORDS = frozenset(
     "a an the of and or to in on for with by from at as is are was were be that this which".split()
 )
 _INNER_PUNCT = re.compile(r"[，。；,;]")
+# Longer than any heading seen in the sample and real documents (the longest, a paper title
+# with its subtitle, runs to about 150 characters).
+_MAX_TITLE_CHARS = 200
+# A finished sentence followed by another ("...gearing. Typical speeds..."), not "Vol. 44".
+_INNER_SENTENCE_END = re.compile(r"[a-z]{2}[.!?]\s+[A-Z]|[。！？].")
 _NO_SPACE_AFTER = "—–/([（《“‘"
 _NO_SPACE_BEFORE = ")]）》”’,.;:!?%，。；：！？、"
 _URL_END = re.compile(r"(?:https?://|www\.)\S*[/\-_.\w]$")
@@ -127,11 +132,16 @@ class _Builder:
         self.text, self.count, self.floats = "", 0, []
 
     def _title_like(self, text: str) -> bool:
-        """A lone line that is short and ends no sentence: a title or heading."""
+        """A lone line that is short and ends no sentence: a title or heading.
+
+        Without line widths to compare (a text file of one line per paragraph) a line
+        longer than any title, or holding a finished sentence, is a paragraph whose end
+        lacks a full stop ("...[citation needed]", "...:212"), which must stay searchable.
+        """
         if L.ends_sentence(text) or L.continues(text) or L.is_label(text):
             return False
         if self.widths.zh is self.widths.en is None:
-            return True
+            return len(text) <= _MAX_TITLE_CHARS and not _INNER_SENTENCE_END.search(text)
         return self.widths.is_short(text) and not _INNER_PUNCT.search(text)
 
     def add_float(self, block: Block) -> None:
