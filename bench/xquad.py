@@ -219,9 +219,13 @@ def _mapped(name: str, bridge: Any, build: dict[str, Any]) -> Pool:
 
 
 def query_vectors(encoder: Any, questions: Sequence[Question]) -> np.ndarray:
-    """Query vectors (n, dim) of the questions, cached on disk by encoder and texts."""
+    """Query vectors (n, dim) of the questions, cached on disk by encoder, texts and the
+    encoders' code (index/): an encoder that now runs differently under the same name (int8
+    e5 once ran questions in batches, whose quantization moves each vector) re-encodes, so
+    the rankers see the vectors ``ask`` computes."""
     texts = [q.text for q in questions]
-    digest = hashlib.sha256(("\n".join(texts) + encoder.name).encode()).hexdigest()[:16]
+    code = b"".join(path.read_bytes() for path in sorted(ROOT.glob("index/*.py")))
+    digest = hashlib.sha256(("\n".join(texts) + encoder.name).encode() + code).hexdigest()[:16]
     path = CACHE / "xquad" / "queries" / f"{encoder.name}-{digest}.npy"
     if path.exists():
         return np.asarray(np.load(path), dtype=np.float32)
