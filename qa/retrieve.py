@@ -24,6 +24,7 @@ candidates, positive part only), with small weights.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -172,19 +173,40 @@ class Retriever:
         question_lang = detect_language(question)
         allowed = frozenset(kinds) if kinds is not None else frozenset(ANSWER_KINDS)
         terms = self.terms(question)
+        named = self.names.named(question, vectors)
+        # Words that name the document say which one, not which of its sentences answers:
+        # they count for no coverage, and the named document is also searched without them,
+        # so that its title page and tables full of its name do not crowd out the passage
+        # that states the fact.
+        naming = [bool(named) and self.names.names_a_document(t.word, named) for t in terms.terms]
         signals = self._candidates(question, terms, vectors, self.pools(langs), doc_ids, allowed)
         if not signals:
             return Retrieval([], question_lang, terms=terms)
-        named = self.names.named(question, vectors)
-        first = self._first_stage(signals, named)
-        # Words that name the document say which one, not which of its sentences answers.
-        weights = tuple(0.0 if named and self.names.names_a_document(t.word, named) else w
-                        for t, w in zip(terms.terms, self.weights(terms), strict=True))
-        hits = self._rerank(first[: max(k, self.config.rerank_depth)], vectors, named, terms, weights)
+        first = self._first_stage(signals, named)[: max(k, self.config.rerank_depth)]
+        if any(naming) and self.config.named_depth > 0:
+            first += self._inside_named(question, terms, naming, named, vectors, langs, doc_ids, allowed,
+                                        {h.passage_id for h in first})
+        weights = tuple(0.0 if name else w
+                        for name, w in zip(naming, self.weights(terms), strict=True))
+        hits = self._rerank(first, vectors, named, terms, weights)
         top = hits[: self.config.evidence_depth]
         evidence = max((h.signals.get("similarity", -1.0) for h in top), default=-1.0)
         best = max((h.signals.get("passage_coverage", 0.0) for h in top), default=0.0)
         return Retrieval(hits[:k], question_lang, evidence, named, terms, weights, best, _gap(hits))
+
+    def _inside_named(self, question: str, terms: QuestionTerms, naming: Sequence[bool],
+                      named: dict[str, float], vectors: dict[str, np.ndarray],
+                      langs: Collection[str] | None, doc_ids: Collection[str] | None,
+                      kinds: frozenset[str], seen: set[int]) -> list[Hit]:
+        """The best ``named_depth`` passages of the named documents for the question without
+        the words that name them, that are not candidates already."""
+        inside = [d for d in named if doc_ids is None or d in doc_ids]
+        if not inside:
+            return []
+        query, query_terms = _content(question, terms, naming)
+        extra = self._candidates(query, query_terms, vectors, self.pools(langs), inside, kinds,
+                                 depth=self.config.named_depth)
+        return self._first_stage({pid: sig for pid, sig in extra.items() if pid not in seen}, named)
 
     def weights(self, terms: QuestionTerms) -> list[float]:
         """Each term's weight in the library (its rarity, :func:`qa.coverage.weights`)."""
@@ -226,11 +248,12 @@ class Retriever:
         pools: list[str],
         doc_ids: Collection[str] | None,
         kinds: frozenset[str],
+        depth: int | None = None,
     ) -> dict[int, dict[str, float]]:
         """Every candidate passage of an allowed kind, with its signals by name."""
         signals: dict[int, dict[str, float]] = {}
         neutral = self.neutral_encoder()
-        depth = self.config.depth
+        depth = depth or self.config.depth
         for lang in pools:
             for name, vec in vectors.items():
                 found = self.library.dense_search(name, vec, depth, lang=lang, doc_ids=doc_ids)
@@ -331,6 +354,20 @@ class Retriever:
             out.append(Hit(hit.passage_id, blended + self._prior(sig, hit.passage_id, named), sig, index))
         out.sort(key=lambda h: -h.score)
         return out
+
+
+def _content(question: str, terms: QuestionTerms, naming: Sequence[bool]) -> tuple[str, QuestionTerms]:
+    """The question's words for BM25 without those that name a document ("DeepSeek-V3 的分词器
+    词表有多大？" asks BM25 for 分词器 词表), and its terms without them; the whole question when
+    every term names one."""
+    if not any(naming) or all(naming):
+        return question, terms
+    text = question
+    for term, name in zip(terms.terms, naming, strict=True):
+        if name:
+            text = re.sub(re.escape(term.word), " ", text, flags=re.IGNORECASE)
+    kept = tuple(t for t, name in zip(terms.terms, naming, strict=True) if not name)
+    return text, QuestionTerms(terms.lang, kept)
 
 
 def _gap(hits: Sequence[Hit]) -> float:

@@ -196,7 +196,8 @@ def test_a_one_line_paragraph_without_a_full_stop_is_body_not_a_heading(tmp_path
         "per minute in the USA with 60 Hertz power. Power is required in the opposite "
         "direction.[citation needed]"
     )
-    chinese = "这一段中文没有句号结尾，它讲的是蒸汽轮机。转子安装在传动轴上，与固定在机壳上的定子交替排列[来源请求]"
+    chinese = ("这一段中文没有句号结尾，它讲的是蒸汽轮机。"
+               "转子安装在传动轴上，与固定在机壳上的定子交替排列[来源请求]")
     for name, text in (("en.txt", paragraph), ("zh.txt", chinese)):
         path = tmp_path / name
         path.write_text(text + "\n", encoding="utf-8")

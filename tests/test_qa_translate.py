@@ -128,3 +128,19 @@ def test_words_naming_a_named_document_are_no_evidence_of_the_fact(mixed: PaperB
     assert not names.names_a_document("wheat", {en.doc_id})
     assert not names.names_a_document("weather", set())  # only documents the question names
     assert names.names_a_document("气候", {zh.doc_id})
+
+
+
+def test_a_named_document_is_searched_for_the_words_that_do_not_name_it(lexicon: Lexicon) -> None:
+    """Inside a document the question names, its name matches every title page and table;
+    the document is also searched for the rest of the question (``Retriever._inside_named``)."""
+    from paperbridge.qa.retrieve import _content
+
+    terms = question_terms("DeepSeek-V3 的分词器词表有多大？", lexicon)
+    naming = [t.word.startswith("DeepSeek") for t in terms.terms]
+    query, kept = _content("DeepSeek-V3 的分词器词表有多大？", terms, naming)
+    assert "DeepSeek" not in query and "分词器词表" in query
+    assert [t.word for t in kept.terms] == [t.word for t, n in zip(terms.terms, naming, strict=True) if not n]
+    # A question that is nothing but the name keeps it: there is nothing else to search for.
+    only = question_terms("Tidy Data", lexicon)
+    assert _content("Tidy Data", only, [True] * len(only.terms)) == ("Tidy Data", only)
