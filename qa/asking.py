@@ -75,11 +75,20 @@ class Asker:
             return Answer(question, lang, "", True, _citations(hits, passages, {}), confidence, reason)
         vector = vectors[self._retriever.neutral_encoder()]
         cached = self._retriever.sentences().get(passages[:3])
-        covered = (self._retriever.sentence_coverage(cached, found.terms, found.weights)
-                   if found.terms is not None else None)
+        weight = self.config.answer_coverage_weight
+        covered: list[np.ndarray] | None
+        if found.authors >= _AUTHORS_SHARE:
+            # Quote the sentence that names the authors, however unlike the question it reads.
+            names = self._retriever.names
+            covered = [np.asarray([names.author_share(p.doc_id, s.text) for s in sentences], dtype=np.float64)
+                       for p, (sentences, _) in zip(passages[:3], cached, strict=True)]
+            weight = 1.0
+        else:
+            covered = (self._retriever.sentence_coverage(cached, found.terms, found.weights)
+                       if found.terms is not None else None)
         sentences = pick_sentences(
             question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin,
-            coverage=covered, coverage_weight=self.config.answer_coverage_weight,
+            coverage=covered, coverage_weight=weight,
         )
         marks = {s.rank: s.span for s in reversed(sentences)}
         cites = _citations(hits, passages, marks)
@@ -95,9 +104,14 @@ class Asker:
         《title》) that the library never mentions. The best sentence must also be at least
         ``min_similarity`` close to the question: one shared word ("Japanese ramen" in a
         library on Japan) lifts a passage above the rest without making it an answer.
+        A question asking who wrote a named document is answered when the best passage lists
+        at least half of that document's authors.
         """
         if not found.hits:
             return 0.0, "no passage matches"
+        if found.authors >= _AUTHORS_SHARE:
+            return 0.5 + 0.5 * found.authors, (f"the best passage names {found.authors:.0%} of the authors "
+                                               "of the document the question names")
         absent = missing(question, calibration.anchors) if calibration.anchors else []
         absent = [a for a in absent if not _translated(a, found.terms)]
         titles = [f"《{t}》" for t in quoted_titles(question) if not self._mentions(t)]
@@ -174,6 +188,7 @@ def _translated(anchor: str, terms: QuestionTerms | None) -> bool:
     return terms is not None and any(t.senses and normalize(t.word) == anchor for t in terms.terms)
 
 
+_AUTHORS_SHARE = 0.5  # share of a named document's authors a passage must list to answer "who wrote"
 _TITLE_SHARE = 0.75  # share of a quoted title a text must hold in one piece to mention it
 
 

@@ -27,6 +27,7 @@ class QAConfig:
     cross_weight: float = 0.06  # the same for BM25 of the question's words translated (qa.translate)
     named_weight: float = 0.2  # lift for passages of a document the question names (qa.documents)
     named_depth: int = 10  # passages of a named document searched for without its name
+    authors_weight: float = 1.0  # lift for a passage listing the authors a question asks for
     short_chars: int = 80  # passages shorter than this many characters are penalized ...
     short_penalty: float = 0.1  # ... by up to this much (the shorter, the more)
     answer_margin: float = 0.3  # extra sentences must score within this of the best one

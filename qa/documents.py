@@ -14,7 +14,10 @@ similar. Two signals, each measured per document:
   "C. E. Shannon" and "the GDPR" finds 《通用数据保护条例》. It counts only when one document
   stands clearly above the others.
 
-The identities are built once per library version.
+The identities are built once per library version. A question that asks who wrote a named
+document ("Who wrote the Tidy Data paper?", "《技术立国》那篇论文的作者是谁？") is answered from
+the passages of that document that list its authors (:meth:`DocumentNames.author_passages`):
+they are the evidence, however unlike the question their words are.
 """
 
 from __future__ import annotations
@@ -46,6 +49,23 @@ _STOP = frozenset(
 )
 _DISTINCT_SHARE = 0.6  # share of a word's BM25 hits in one document for it to name that one
 _DENSE_MARGIN = 0.08  # identity similarity above the runner-up document's that counts as naming
+# "Who wrote …", "the authors of …", "…的作者是谁", "谁写的": the question asks for the authors.
+_ASKS_AUTHORS = re.compile(
+    r"\bwho\s+(?:wrote|authored|writes|is\s+the\s+author|are\s+the\s+authors)\b|\bauthors?\s+of\b"
+    r"|\bwritten\s+by\b|作者|谁写|谁撰写|由谁(?:撰写|写)",
+    re.IGNORECASE,
+)
+_NAME_NOISE = re.compile(r"[\s.\-·‧,]+")
+
+
+def asks_for_authors(question: str) -> bool:
+    """True when the question asks who wrote a document."""
+    return bool(_ASKS_AUTHORS.search(unicodedata.normalize("NFKC", question)))
+
+
+def _squashed_name(text: str) -> str:
+    """Lowercase, NFKC, without spaces, dots and hyphens: "C. E. SHANNON" is "ceshannon"."""
+    return _NAME_NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,7 @@ class DocumentNames:
         self._identities: list[_Identity] = []
         self._vectors: np.ndarray | None = None
         self._distinct: dict[str, str | None] = {}
+        self._author_names: dict[str, list[str]] | None = None
 
     def _current(self) -> tuple[list[_Identity], np.ndarray | None]:
         manifest = self.library.manifest
@@ -102,6 +123,7 @@ class DocumentNames:
                 self._vectors = encoder.encode_passages(texts) if texts else None
                 self._identities = identities
                 self._distinct = {}
+                self._author_names = None
                 self._version = version
             return self._identities, self._vectors
 
@@ -135,6 +157,41 @@ class DocumentNames:
             if _CJK_RUN_ANY.fullmatch(lowered) and len(lowered) >= 2 and lowered in ident.title:
                 return True
         return False
+
+    def author_passages(self, named: Collection[str], limit: int = 3) -> dict[int, float]:
+        """Passages of the named documents that list their authors: passage id -> the share
+        (0.5..1) of the document's authors it names, for documents whose authors are known."""
+        out: dict[int, float] = {}
+        for info in self.library.documents():
+            if info.doc_id not in named or not info.authors:
+                continue
+            hits = self.library.lexical_search(" ".join(info.authors), 20, doc_ids=[info.doc_id])
+            found = []
+            for passage in self.retriever.meta([pid for pid, _ in hits]).values():
+                share = self.author_share(info.doc_id, passage.text)
+                if share >= 0.5:
+                    found.append((share, -passage.page, passage.id))
+            for share, _, pid in sorted(found, reverse=True)[:limit]:
+                out[pid] = share
+        return out
+
+    def author_share(self, doc_id: str, text: str) -> float:
+        """The share (0..1) of a document's known authors that ``text`` names."""
+        names = self._authors().get(doc_id, [])
+        if not names:
+            return 0.0
+        squashed = _squashed_name(text)
+        return sum(name in squashed for name in names) / len(names)
+
+    def _authors(self) -> dict[str, list[str]]:
+        self._current()
+        with self._lock:
+            if self._author_names is None:
+                self._author_names = {
+                    d.doc_id: [n for n in (_squashed_name(a) for a in d.authors) if n]
+                    for d in self.library.documents()
+                }
+            return self._author_names
 
     def _by_words(self, question: str, identities: list[_Identity]) -> dict[str, float]:
         text = unicodedata.normalize("NFKC", question)

@@ -38,7 +38,7 @@ from paperbridge.ingest import ANSWER_KINDS, detect_language
 from paperbridge.ingest.errors import ModelError
 from paperbridge.qa.config import QAConfig
 from paperbridge.qa.coverage import coverage, weights
-from paperbridge.qa.documents import DocumentNames
+from paperbridge.qa.documents import DocumentNames, asks_for_authors
 from paperbridge.qa.evidence import Sentence, SentenceCache
 from paperbridge.qa.translate import QuestionTerms, question_terms
 
@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 _MIN_POOL = 8  # below this many candidates, a pool's score spread is too noisy to normalize by
 # Signals that are not e5's z-scores (every other key of a hit's signals is an e5 encoder's).
-_NOT_E5 = frozenset({"dense", "bm25", "cross", "sentence", "coverage", "passage_coverage", "similarity"})
+_NOT_E5 = frozenset({"dense", "bm25", "cross", "sentence", "coverage", "passage_coverage", "similarity",
+                     "authors"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Retrieval:
     weights: tuple[float, ...] = ()  # each term's weight (qa.coverage)
     coverage: float = 0.0  # the best share of the question's terms one of the top hits states
     gap: float = 0.0  # how far the best hit's score stands above the pack (ranks 6-30)
+    authors: float = 0.0  # the share of a named document's authors the best hit lists, when asked
 
 
 def _positive_z(results: Sequence[tuple[int, float]]) -> dict[int, float]:
@@ -186,13 +188,16 @@ class Retriever:
         if any(naming) and self.config.named_depth > 0:
             first += self._inside_named(question, terms, naming, named, vectors, langs, doc_ids, allowed,
                                         {h.passage_id for h in first})
+        if named and asks_for_authors(question):
+            first = self._with_authors(first, named, doc_ids)
         weights = tuple(0.0 if name else w
                         for name, w in zip(naming, self.weights(terms), strict=True))
         hits = self._rerank(first, vectors, named, terms, weights)
         top = hits[: self.config.evidence_depth]
         evidence = max((h.signals.get("similarity", -1.0) for h in top), default=-1.0)
         best = max((h.signals.get("passage_coverage", 0.0) for h in top), default=0.0)
-        return Retrieval(hits[:k], question_lang, evidence, named, terms, weights, best, _gap(hits))
+        authors = hits[0].signals.get("authors", 0.0) if hits else 0.0
+        return Retrieval(hits[:k], question_lang, evidence, named, terms, weights, best, _gap(hits), authors)
 
     def _inside_named(self, question: str, terms: QuestionTerms, naming: Sequence[bool],
                       named: dict[str, float], vectors: dict[str, np.ndarray],
@@ -207,6 +212,22 @@ class Retriever:
         extra = self._candidates(query, query_terms, vectors, self.pools(langs), inside, kinds,
                                  depth=self.config.named_depth)
         return self._first_stage({pid: sig for pid, sig in extra.items() if pid not in seen}, named)
+
+    def _with_authors(self, first: list[Hit], named: dict[str, float],
+                      doc_ids: Collection[str] | None) -> list[Hit]:
+        """The candidates plus the passages that list a named document's authors, each
+        marked with the share of its authors it names (the ``authors`` signal)."""
+        listed = self.names.author_passages([d for d in named if doc_ids is None or d in doc_ids])
+        if not listed:
+            return first
+        floor = min((h.signals["dense"] for h in first), default=0.0)
+        seen = {h.passage_id for h in first}
+        self.meta(list(listed))
+        first = first + [Hit(pid, floor, {"dense": floor}) for pid in listed if pid not in seen]
+        for hit in first:
+            if hit.passage_id in listed:
+                hit.signals["authors"] = listed[hit.passage_id]
+        return first
 
     def weights(self, terms: QuestionTerms) -> list[float]:
         """Each term's weight in the library (its rarity, :func:`qa.coverage.weights`)."""
@@ -322,6 +343,7 @@ class Retriever:
             + cfg.lexical_weight * sig.get("bm25", 0.0)
             + cfg.cross_weight * sig.get("cross", 0.0)
             + cfg.named_weight * named.get(passage.doc_id, 0.0)
+            + cfg.authors_weight * sig.get("authors", 0.0)
             - short
         )
 

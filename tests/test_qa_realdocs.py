@@ -72,3 +72,21 @@ def test_questions_about_what_these_papers_do_not_say_are_refused(bridge: PaperB
     assert answer.no_answer and "hybridqa" in answer.reason
     answer = bridge.ask("What does the Tidy Data paper say about the Overleaf online editor?")
     assert answer.no_answer and "overleaf" in answer.reason
+
+
+def test_who_wrote_a_named_paper_is_answered_from_the_lines_that_list_its_authors(
+        bridge: PaperBridge) -> None:
+    """Asking for the authors: the passage listing them is the evidence and the quote,
+    in either language, though its words ("Hadley Wickham RStudio") are nothing like the
+    question's (it used to be refused, its best sentence similarity 0.23)."""
+    for question, author, name in (
+        ("Who wrote the Tidy Data paper?", "Hadley Wickham", "en_tidy_data_jss2014.pdf"),
+        ("TableFormer 这篇论文的作者是谁？", "Jingfeng Yang", "en_tableformer_acl2022.pdf"),
+    ):
+        answer = bridge.ask(question)
+        assert not answer.no_answer, (question, answer.reason)
+        assert author in answer.text and "authors" in answer.reason, (question, answer.text)
+        assert Path(answer.citations[0].source).name == name
+    # A question about a document whose authors are not asked for goes the usual way.
+    answer = bridge.ask("What does the Tidy Data paper say about the Overleaf online editor?")
+    assert answer.no_answer and "authors" not in answer.reason

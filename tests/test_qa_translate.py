@@ -144,3 +144,14 @@ def test_a_named_document_is_searched_for_the_words_that_do_not_name_it(lexicon:
     # A question that is nothing but the name keeps it: there is nothing else to search for.
     only = question_terms("Tidy Data", lexicon)
     assert _content("Tidy Data", only, [True] * len(only.terms)) == ("Tidy Data", only)
+
+
+def test_questions_asking_for_authors_are_recognized() -> None:
+    from paperbridge.qa.documents import asks_for_authors
+
+    for question in ("Who wrote the Tidy Data paper?", "Who are the authors of TableFormer?",
+                     "Okapi at TREC-3 was written by whom?", "《大语言模型综述》的作者有哪些？",
+                     "这篇报告是谁写的？"):
+        assert asks_for_authors(question), question
+    for question in ("What did the authors propose?", "Who proposed the GRU?", "作品的主题是什么？"):
+        assert not asks_for_authors(question), question
