@@ -17,6 +17,11 @@ _MIN_SENTENCE_CHARS = 8
 _ANCHOR = re.compile(r"\d+(?:\.\d+)*|(?<![A-Za-z])[A-Z][A-Z0-9&]{1,9}(?![A-Za-z])")
 _ANCHOR_BONUS, _ANCHOR_CAP = 0.05, 0.1
 _THOUSANDS = re.compile(r"(?<=\d)[ ,](?=\d{3}(?!\d))")
+# A paper's keyword line repeats the words of any question on its topic and states nothing:
+# it is quoted only when the question asks for keywords.
+_KEYWORDS = r"key\s*words?|keywords|index\s+terms|关键词|关键字"
+_KEYWORD_LINE = re.compile(rf"^\s*(?:{_KEYWORDS})\s*[:：—\-]", re.IGNORECASE)
+_ASKS_KEYWORDS = re.compile(_KEYWORDS, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,10 @@ def pick_sentences(
     passages the retrieval ranked higher and a bonus for numbers and acronyms it shares
     with the question (they survive translation). Sentences after the best one must score
     within ``margin`` of it, so a weak second sentence never dilutes a clear answer.
-    Sentences that are questions are never quoted.
+    Sentences that are questions are never quoted, nor a keyword line unless keywords are
+    asked for.
     """
+    skip_keywords = not _ASKS_KEYWORDS.search(question)
     candidates: list[QuotedSentence] = []
     scores: list[float] = []
     for rank, (sentences, vecs) in enumerate(cached, start=1):
@@ -144,6 +151,8 @@ def pick_sentences(
         covered = coverage[rank - 1] if coverage is not None else np.zeros(len(sentences))
         for sentence, sim, cov in zip(sentences, sims, covered, strict=True):
             if sentence.is_question or len(sentence.text) < _MIN_SENTENCE_CHARS:
+                continue
+            if skip_keywords and _KEYWORD_LINE.match(sentence.text):
                 continue
             candidates.append(QuotedSentence(rank, sentence.span, sentence.text))
             scores.append(float(sim) + coverage_weight * float(cov) - prior * (rank - 1)

@@ -148,3 +148,25 @@ def test_questions_in_a_passage_are_never_quoted_as_answers() -> None:
     passage = StoredPassage(1, "d", "t", "s", "text", 1, 1, 0, "mixed", 0, len(text), text)
     kept = [s.text for s in sentences_of(passage) if not s.is_question]
     assert kept == ["Please visit the site.", "本模板支持中文。"]
+
+
+def test_a_keyword_line_is_quoted_only_when_keywords_are_asked_for() -> None:
+    """"Key words: S&T Strategy, Macro-coordination Mechanism, United States, Japan" is close
+    to every question on the paper's topic and states nothing."""
+    import numpy as np
+
+    from paperbridge.qa.answer import pick_sentences
+    from paperbridge.qa.evidence import Sentence
+
+    keywords = "Key words: S&T Strategy, Macro-coordination Mechanism, United States, Japan"
+    statement = "Both countries coordinate science policy through a cabinet-level council."
+    sentences = [Sentence(1, (0, len(keywords)), keywords, False),
+                 Sentence(1, (len(keywords) + 1, len(keywords) + 1 + len(statement)), statement, False)]
+    vectors = np.asarray([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)  # the keyword line is closer
+    question = np.asarray([1.0, 0.0], dtype=np.float32)
+    picked = pick_sentences("How do Japan and the US coordinate science policy?", question,
+                            [(sentences, vectors)], limit=3, margin=0.5)
+    assert [s.text for s in picked] == [statement]
+    picked = pick_sentences("What are the key words of the paper?", question,
+                            [(sentences, vectors)], limit=1, margin=0.5)
+    assert [s.text for s in picked] == [keywords]
