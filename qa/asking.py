@@ -28,6 +28,7 @@ from paperbridge.qa.anchors import is_strong, missing, normalize, quoted_titles
 from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
 from paperbridge.qa.calibrate import Calibration, calibrate
 from paperbridge.qa.config import QAConfig
+from paperbridge.qa.documents import asks_for_authors
 from paperbridge.qa.evaluate import EvalReport, evaluate
 from paperbridge.qa.retrieve import Hit, Retrieval, Retriever
 from paperbridge.qa.translate import QuestionTerms
@@ -112,6 +113,10 @@ class Asker:
         if found.authors >= _AUTHORS_SHARE:
             return 0.5 + 0.5 * found.authors, (f"the best passage names {found.authors:.0%} of the authors "
                                                "of the document the question names")
+        if found.named and asks_for_authors(question):
+            unlisted = self._unlisted_authors(found.named)
+            if unlisted:
+                return 0.0, unlisted
         absent = missing(question, calibration.anchors) if calibration.anchors else []
         absent = [a for a in absent if not _translated(a, found.terms)]
         titles = [f"《{t}》" for t in quoted_titles(question) if not self._mentions(t)]
@@ -131,6 +136,15 @@ class Asker:
         return confidence, (f"best sentence similarity {found.evidence:.2f}, states {found.coverage:.0%} "
                             f"of the question's terms, stands {found.gap:.2f} above the rest "
                             f"(evidence {evidence:.2f}, line {line:.2f})")
+
+    def _unlisted_authors(self, named: Collection[str]) -> str:
+        """For a named document whose authors are known but listed in no passage (a byline
+        read as a heading): where they come from, so that a refusal still says who they are."""
+        for doc in self.library.documents():
+            if doc.doc_id in named and doc.authors:
+                return (f"no passage lists the authors of {doc.title}; its metadata or first page "
+                        f"names {', '.join(doc.authors)}")
+        return ""
 
     def _mentions(self, title: str) -> bool:
         """True when a document's title or a passage holds most of ``title`` in one piece

@@ -75,6 +75,7 @@ class _Identity:
     grams: frozenset[str]  # 6-character runs of the Chinese title
     text: str  # what the neutral encoder embeds
     title: str  # without spaces, for titles quoted in 《》
+    people: frozenset[str] = frozenset()  # lowercased Latin words of the authors' names
 
 
 def _file_words(source: str) -> str:
@@ -96,7 +97,9 @@ def identity(info: DocumentInfo) -> _Identity:
     )
     year = str(info.year) if info.year else ""
     text = " ".join(part for part in (title, authors, year) if part) or file_words
-    return _Identity(info.doc_id, words, grams, text, re.sub(r"\s+", "", title))
+    names = _WORD.findall(unicodedata.normalize("NFKC", authors))
+    people = frozenset(w.lower() for w in names if len(w) >= 3)
+    return _Identity(info.doc_id, words, grams, text, re.sub(r"\s+", "", title), people)
 
 
 class DocumentNames:
@@ -127,12 +130,18 @@ class DocumentNames:
                 self._version = version
             return self._identities, self._vectors
 
-    def named(self, question: str, vectors: dict[str, np.ndarray]) -> dict[str, float]:
-        """Documents the question names, doc id -> strength in (0, 1]."""
+    def named(self, question: str, vectors: dict[str, np.ndarray],
+              translated: Collection[str] = ()) -> dict[str, float]:
+        """Documents the question names, doc id -> strength in (0, 1].
+
+        Args:
+            translated: the question's words in the other language (香农 -> "shannon"); they
+                name a document as its own words do.
+        """
         identities, matrix = self._current()
         if len(identities) < 2 or matrix is None:
             return {}
-        out = self._by_words(question, identities)
+        out = self._by_words(question, identities, translated)
         sims = matrix @ vectors[self.retriever.neutral_encoder()]
         order = np.argsort(-sims)
         margin = float(sims[order[0]] - sims[order[1]])
@@ -193,9 +202,17 @@ class DocumentNames:
                 }
             return self._author_names
 
-    def _by_words(self, question: str, identities: list[_Identity]) -> dict[str, float]:
+    def author_words(self) -> frozenset[str]:
+        """The words of every document's authors' names (lowercase): a question may write
+        them translated (香农 for Shannon) where the paper itself never does."""
+        identities, _ = self._current()
+        return frozenset().union(*(i.people for i in identities))
+
+    def _by_words(self, question: str, identities: list[_Identity],
+                  translated: Collection[str] = ()) -> dict[str, float]:
         text = unicodedata.normalize("NFKC", question)
-        words = {w.lower() for w in _WORD.findall(text)}
+        people = self.author_words()
+        words = {w.lower() for w in _WORD.findall(text)} | {w for w in translated if w in people}
         squashed = re.sub(r"\s+", "", text)
         out: dict[str, float] = {}
         quoted = [q for q in _QUOTED.findall(squashed)]

@@ -142,11 +142,15 @@ class Retriever:
 
     def terms(self, question: str) -> QuestionTerms:
         """The question's content terms with their translations into the other language,
-        keeping only translations some passage of that language uses (:mod:`qa.translate`)."""
+        keeping only translations some passage of that language uses, or that name a
+        document's author (香农 -> "shannon", the author of a paper that never writes his name)."""
         words = self._words() if self._words is not None else None
+        names = self.names.author_words() if words is not None else frozenset()
 
         def known(tokens: tuple[str, ...], lang: str) -> bool:
-            return words is None or all(t in words.get(lang, ()) for t in tokens)
+            if words is None:
+                return True
+            return all(t in words.get(lang, ()) for t in tokens) or (len(tokens) == 1 and tokens[0] in names)
 
         return question_terms(question, self.lexicon(), known)
 
@@ -175,7 +179,8 @@ class Retriever:
         question_lang = detect_language(question)
         allowed = frozenset(kinds) if kinds is not None else frozenset(ANSWER_KINDS)
         terms = self.terms(question)
-        named = self.names.named(question, vectors)
+        translated = [sense[0] for t in terms.terms for sense in t.senses if len(sense) == 1]
+        named = self.names.named(question, vectors, translated)
         # Words that name the document say which one, not which of its sentences answers:
         # they count for no coverage, and the named document is also searched without them,
         # so that its title page and tables full of its name do not crowd out the passage

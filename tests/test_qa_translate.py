@@ -155,3 +155,34 @@ def test_questions_asking_for_authors_are_recognized() -> None:
         assert asks_for_authors(question), question
     for question in ("What did the authors propose?", "Who proposed the GRU?", "作品的主题是什么？"):
         assert not asks_for_authors(question), question
+
+
+@pytest.fixture(scope="module")
+def bylines(tmp_path_factory: pytest.TempPathFactory) -> PaperBridge:
+    folder = tmp_path_factory.mktemp("bylines")
+    (folder / "shannon.txt").write_text(  # the byline is a heading: no passage names him
+        "A Mathematical Theory of Communication\n\nBy C. E. SHANNON\n\nThe fundamental problem of "
+        "communication is that of reproducing at one point a message selected at another point.\n\n"
+        "Entropy measures the information produced by a source of messages.\n", encoding="utf-8")
+    (folder / "weather.txt").write_text(
+        "Weather notes\n\nAuthor: Jane Doe\n\nThe rain in spring fell mostly on the plains, and "
+        "farmers planted wheat after the first warm week.\n", encoding="utf-8")
+    bridge = PaperBridge(tmp_path_factory.mktemp("bylines-lib") / "library",
+                         index_config=IndexConfig(encoders=("hash",)), encoders=[HashEncoder()])
+    bridge.add([folder])
+    return bridge
+
+
+def test_an_author_named_in_translation_names_the_document(bylines: PaperBridge) -> None:
+    """香农 is Shannon: the question names his paper though no passage writes his name."""
+    docs = {Path(d.source).name: d.doc_id for d in bylines.documents()}
+    found = bylines.retrieve("香农的论文里熵是什么？", 3)
+    assert docs["shannon.txt"] in found.named
+
+
+def test_who_wrote_it_is_answered_or_refused_with_the_authors(bylines: PaperBridge) -> None:
+    answer = bylines.ask("Who wrote the weather notes?")
+    assert not answer.no_answer and "Jane Doe" in answer.text, answer.reason
+    # Shannon's byline is a heading, not a passage: nothing to quote, but the refusal says who.
+    answer = bylines.ask("香农那篇论文的作者是谁？")
+    assert answer.no_answer and "C. E. SHANNON" in answer.reason, answer.reason
