@@ -194,7 +194,7 @@ class Retriever:
             first += self._inside_named(question, terms, naming, named, vectors, langs, doc_ids, allowed,
                                         {h.passage_id for h in first})
         if named and asks_for_authors(question):
-            first = self._with_authors(first, named, doc_ids)
+            first = self._with_authors(first, named, doc_ids, langs, allowed)
         weights = tuple(0.0 if name else w
                         for name, w in zip(naming, self.weights(terms), strict=True))
         hits = self._rerank(first, vectors, named, terms, weights)
@@ -218,16 +218,19 @@ class Retriever:
                                  depth=self.config.named_depth)
         return self._first_stage({pid: sig for pid, sig in extra.items() if pid not in seen}, named)
 
-    def _with_authors(self, first: list[Hit], named: dict[str, float],
-                      doc_ids: Collection[str] | None) -> list[Hit]:
-        """The candidates plus the passages that list a named document's authors, each
-        marked with the share of its authors it names (the ``authors`` signal)."""
+    def _with_authors(self, first: list[Hit], named: dict[str, float], doc_ids: Collection[str] | None,
+                      langs: Collection[str] | None, kinds: frozenset[str]) -> list[Hit]:
+        """The candidates plus the passages that list a named document's authors (of the
+        languages and kinds asked for), each marked with the share of its authors it names
+        (the ``authors`` signal)."""
         listed = self.names.author_passages([d for d in named if doc_ids is None or d in doc_ids])
+        meta = self.meta(list(listed))
+        listed = {pid: share for pid, share in listed.items()
+                  if meta[pid].passage_kind in kinds and (langs is None or meta[pid].lang in langs)}
         if not listed:
             return first
         floor = min((h.signals["dense"] for h in first), default=0.0)
         seen = {h.passage_id for h in first}
-        self.meta(list(listed))
         first = first + [Hit(pid, floor, {"dense": floor}) for pid in listed if pid not in seen]
         for hit in first:
             if hit.passage_id in listed:

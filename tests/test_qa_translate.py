@@ -167,6 +167,7 @@ def bylines(tmp_path_factory: pytest.TempPathFactory) -> PaperBridge:
     (folder / "weather.txt").write_text(
         "Weather notes\n\nAuthor: Jane Doe\n\nThe rain in spring fell mostly on the plains, and "
         "farmers planted wheat after the first warm week.\n", encoding="utf-8")
+    (folder / "zh.txt").write_text("气候笔记\n\n春天雨水很多，农民种下了小麦。\n", encoding="utf-8")
     bridge = PaperBridge(tmp_path_factory.mktemp("bylines-lib") / "library",
                          index_config=IndexConfig(encoders=("hash",)), encoders=[HashEncoder()])
     bridge.add([folder])
@@ -183,6 +184,9 @@ def test_an_author_named_in_translation_names_the_document(bylines: PaperBridge)
 def test_who_wrote_it_is_answered_or_refused_with_the_authors(bylines: PaperBridge) -> None:
     answer = bylines.ask("Who wrote the weather notes?")
     assert not answer.no_answer and "Jane Doe" in answer.text, answer.reason
+    # Asked of the Chinese passages only, the English author line is not among those allowed.
+    answer = bylines.ask("Who wrote the weather notes?", langs=["zh"])
+    assert "Jane Doe" not in answer.text and all(c.lang == "zh" for c in answer.citations)
     # Shannon's byline is a heading, not a passage: nothing to quote, but the refusal says who.
     answer = bylines.ask("香农那篇论文的作者是谁？")
     assert answer.no_answer and "C. E. SHANNON" in answer.reason, answer.reason
