@@ -32,7 +32,6 @@ import os
 import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -278,8 +277,3 @@ def load_lexicon(cache: Path | None = None) -> Lexicon:
                                              "(PAPERBRIDGE_CACHE).") from err
             _loaded[path] = Lexicon(path)
         return _loaded[path]
-
-
-def normalized(text: str) -> str:
-    """NFKC (full-width letters and digits become ASCII), as the lexicon's keys are."""
-    return unicodedata.normalize("NFKC", text)

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from paperbridge.qa.evidence import Sentence
+from paperbridge.qa.evidence import MIN_SENTENCE_CHARS, Sentence
 
-_MIN_SENTENCE_CHARS = 8
 # Numbers and acronyms read the same in English and Chinese text ("2023", "3.0%", "CSTI"):
 # a sentence sharing them with the question is likelier to hold the asked-for fact.
 _ANCHOR = re.compile(r"\d+(?:\.\d+)*|(?<![A-Za-z])[A-Z][A-Z0-9&]{1,9}(?![A-Za-z])")
@@ -150,7 +149,7 @@ def pick_sentences(
         sims = vecs @ question_vec if len(sentences) else np.zeros(0)
         covered = coverage[rank - 1] if coverage is not None else np.zeros(len(sentences))
         for sentence, sim, cov in zip(sentences, sims, covered, strict=True):
-            if sentence.is_question or len(sentence.text) < _MIN_SENTENCE_CHARS:
+            if sentence.is_question or len(sentence.text) < MIN_SENTENCE_CHARS:
                 continue
             if skip_keywords and _KEYWORD_LINE.match(sentence.text):
                 continue

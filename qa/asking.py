@@ -28,7 +28,7 @@ from paperbridge.qa.anchors import is_strong, missing, normalize, quoted_titles
 from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
 from paperbridge.qa.calibrate import Calibration, calibrate
 from paperbridge.qa.config import QAConfig
-from paperbridge.qa.documents import asks_for_authors
+from paperbridge.qa.documents import AUTHORS_SHARE, asks_for_authors
 from paperbridge.qa.evaluate import EvalReport, evaluate
 from paperbridge.qa.retrieve import Hit, Retrieval, Retriever
 from paperbridge.qa.translate import QuestionTerms
@@ -78,7 +78,7 @@ class Asker:
         cached = self._retriever.sentences().get(passages[:3])
         weight = self.config.answer_coverage_weight
         covered: list[np.ndarray] | None
-        if found.authors >= _AUTHORS_SHARE:
+        if found.authors >= AUTHORS_SHARE:
             # Quote the sentence that names the authors, however unlike the question it reads.
             names = self._retriever.names
             covered = [np.asarray([names.author_share(p.doc_id, s.text) for s in sentences], dtype=np.float64)
@@ -110,7 +110,7 @@ class Asker:
         """
         if not found.hits:
             return 0.0, "no passage matches"
-        if found.authors >= _AUTHORS_SHARE:
+        if found.authors >= AUTHORS_SHARE:
             return 0.5 + 0.5 * found.authors, (f"the best passage names {found.authors:.0%} of the authors "
                                                "of the document the question names")
         if found.named and asks_for_authors(question):
@@ -202,7 +202,6 @@ def _translated(anchor: str, terms: QuestionTerms | None) -> bool:
     return terms is not None and any(t.senses and normalize(t.word) == anchor for t in terms.terms)
 
 
-_AUTHORS_SHARE = 0.5  # share of a named document's authors a passage must list to answer "who wrote"
 _TITLE_SHARE = 0.75  # share of a quoted title a text must hold in one piece to mention it
 
 

@@ -56,6 +56,7 @@ _ASKS_AUTHORS = re.compile(
     re.IGNORECASE,
 )
 _NAME_NOISE = re.compile(r"[\s.\-·‧,]+")
+AUTHORS_SHARE = 0.5  # share of a document's authors a passage must list to answer "who wrote"
 
 
 def asks_for_authors(question: str) -> bool:
@@ -76,6 +77,7 @@ class _Identity:
     text: str  # what the neutral encoder embeds
     title: str  # without spaces, for titles quoted in 《》
     people: frozenset[str] = frozenset()  # lowercased Latin words of the authors' names
+    authors: tuple[str, ...] = ()  # each author's name squashed (:func:`_squashed_name`)
 
 
 def _file_words(source: str) -> str:
@@ -99,7 +101,8 @@ def identity(info: DocumentInfo) -> _Identity:
     text = " ".join(part for part in (title, authors, year) if part) or file_words
     names = _WORD.findall(unicodedata.normalize("NFKC", authors))
     people = frozenset(w.lower() for w in names if len(w) >= 3)
-    return _Identity(info.doc_id, words, grams, text, re.sub(r"\s+", "", title), people)
+    squashed = tuple(n for n in (_squashed_name(a) for a in info.authors) if n)
+    return _Identity(info.doc_id, words, grams, text, re.sub(r"\s+", "", title), people, squashed)
 
 
 class DocumentNames:
@@ -113,7 +116,7 @@ class DocumentNames:
         self._identities: list[_Identity] = []
         self._vectors: np.ndarray | None = None
         self._distinct: dict[str, str | None] = {}
-        self._author_names: dict[str, list[str]] | None = None
+        self._people: frozenset[str] = frozenset()
 
     def _current(self) -> tuple[list[_Identity], np.ndarray | None]:
         manifest = self.library.manifest
@@ -126,7 +129,7 @@ class DocumentNames:
                 self._vectors = encoder.encode_passages(texts) if texts else None
                 self._identities = identities
                 self._distinct = {}
-                self._author_names = None
+                self._people = frozenset().union(*(i.people for i in identities))
                 self._version = version
             return self._identities, self._vectors
 
@@ -169,7 +172,8 @@ class DocumentNames:
 
     def author_passages(self, named: Collection[str], limit: int = 3) -> dict[int, float]:
         """Passages of the named documents that list their authors: passage id -> the share
-        (0.5..1) of the document's authors it names, for documents whose authors are known."""
+        (``AUTHORS_SHARE``..1) of the document's authors it names, for documents whose
+        authors are known."""
         out: dict[int, float] = {}
         for info in self.library.documents():
             if info.doc_id not in named or not info.authors:
@@ -178,7 +182,7 @@ class DocumentNames:
             found = []
             for passage in self.retriever.meta([pid for pid, _ in hits]).values():
                 share = self.author_share(info.doc_id, passage.text)
-                if share >= 0.5:
+                if share >= AUTHORS_SHARE:
                     found.append((share, -passage.page, passage.id))
             for share, _, pid in sorted(found, reverse=True)[:limit]:
                 out[pid] = share
@@ -186,27 +190,18 @@ class DocumentNames:
 
     def author_share(self, doc_id: str, text: str) -> float:
         """The share (0..1) of a document's known authors that ``text`` names."""
-        names = self._authors().get(doc_id, [])
+        identities, _ = self._current()
+        names = next((i.authors for i in identities if i.doc_id == doc_id), ())
         if not names:
             return 0.0
         squashed = _squashed_name(text)
         return sum(name in squashed for name in names) / len(names)
 
-    def _authors(self) -> dict[str, list[str]]:
-        self._current()
-        with self._lock:
-            if self._author_names is None:
-                self._author_names = {
-                    d.doc_id: [n for n in (_squashed_name(a) for a in d.authors) if n]
-                    for d in self.library.documents()
-                }
-            return self._author_names
-
     def author_words(self) -> frozenset[str]:
         """The words of every document's authors' names (lowercase): a question may write
         them translated (香农 for Shannon) where the paper itself never does."""
-        identities, _ = self._current()
-        return frozenset().union(*(i.people for i in identities))
+        self._current()
+        return self._people
 
     def _by_words(self, question: str, identities: list[_Identity],
                   translated: Collection[str] = ()) -> dict[str, float]:

@@ -27,7 +27,7 @@ import numpy as np
 from paperbridge.index import Encoder, StoredPassage
 from paperbridge.ingest.sentences import MIN_SENTENCE_CHARS, evidence_spans, is_question
 
-__all__ = ["MIN_SENTENCE_CHARS", "Sentence", "SentenceCache", "best_sentences", "sentences_of"]
+__all__ = ["MIN_SENTENCE_CHARS", "Sentence", "SentenceCache", "sentences_of"]
 
 Entry = tuple[list["Sentence"], np.ndarray]
 
@@ -110,23 +110,3 @@ class SentenceCache:
             found[p.id] = (ss, vecs[at : at + len(ss)])
             at += len(ss)
         return found
-
-
-def best_sentences(
-    question_vec: np.ndarray, cached: Sequence[tuple[list[Sentence], np.ndarray]]
-) -> list[tuple[float, int]]:
-    """Per passage, the best sentence's similarity to the question and its index.
-
-    Sentences that are themselves questions never count as evidence (an FAQ or exercise
-    list restates the question without answering it).
-    """
-    out = []
-    for sentences, vecs in cached:
-        if not sentences:
-            out.append((-1.0, -1))
-            continue
-        sims = vecs @ question_vec
-        sims = np.where([s.is_question for s in sentences], -1.0, sims)
-        best = int(np.argmax(sims))
-        out.append((float(sims[best]), best))
-    return out

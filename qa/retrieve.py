@@ -250,8 +250,7 @@ class Retriever:
             cached: per passage, its sentences and their vectors (:meth:`SentenceCache.get`);
                 the coverage arrays follow those sentences one to one.
         """
-        return [np.asarray([coverage(terms, term_weights, t) for t in self._tokens_of(sentences)],
-                           dtype=np.float64) for sentences, _ in cached]
+        return [_coverages(terms, term_weights, self._tokens_of(sentences)) for sentences, _ in cached]
 
     def _tokens_of(self, sentences: Sequence[Sentence]) -> list[frozenset[str]]:
         """Sentences as BM25 token sets, cached by passage id and span."""
@@ -366,19 +365,18 @@ class Retriever:
         to the question that also states most of its terms (:mod:`qa.coverage`)."""
         passages = list(self.meta([h.passage_id for h in hits]).values())
         vector = vectors[self.neutral_encoder()]
-        cached = self.sentences().get(passages)
-        covered = self.sentence_coverage(cached, terms, term_weights)
         cfg = self.config
         out = []
-        whole = [coverage(terms, term_weights, frozenset().union(*self._tokens_of(sentences)))
-                 for sentences, _ in cached]
-        for hit, (sentences, vecs), cov, passage_cov in zip(hits, cached, covered, whole, strict=True):
+        for hit, (sentences, vecs) in zip(hits, self.sentences().get(passages), strict=True):
+            tokens = self._tokens_of(sentences)
+            sims = vecs @ vector if len(sentences) else np.zeros(0)
             # The sentence that adds most to the passage's score below: similarity weighted
             # by sentence_weight, coverage by coverage_weight.
-            score, index, best_cov = _best_sentence(sentences, vecs @ vector if len(sentences) else vecs, cov,
+            score, index, best_cov = _best_sentence(sentences, sims, _coverages(terms, term_weights, tokens),
                                                    cfg.coverage_weight / max(cfg.sentence_weight, 1e-6))
+            passage_cov = coverage(terms, term_weights, frozenset().union(*tokens))
             sig = {**hit.signals, "sentence": score, "coverage": best_cov, "passage_coverage": passage_cov,
-                   "similarity": _most_similar(sentences, vecs @ vector if len(sentences) else vecs)}
+                   "similarity": _most_similar(sentences, sims)}
             blended = (1 - cfg.sentence_weight) * sig["dense"] + cfg.sentence_weight * score
             blended += cfg.coverage_weight * best_cov
             out.append(Hit(hit.passage_id, blended + self._prior(sig, hit.passage_id, named), sig, index))
@@ -398,6 +396,12 @@ def _content(question: str, terms: QuestionTerms, naming: Sequence[bool]) -> tup
             text = re.sub(re.escape(term.word), " ", text, flags=re.IGNORECASE)
     kept = tuple(t for t, name in zip(terms.terms, naming, strict=True) if not name)
     return text, QuestionTerms(terms.lang, kept)
+
+
+def _coverages(terms: QuestionTerms, term_weights: Sequence[float],
+               tokens: Sequence[frozenset[str]]) -> np.ndarray:
+    """The coverage (0..1) of the question's terms by each sentence's tokens."""
+    return np.asarray([coverage(terms, term_weights, t) for t in tokens], dtype=np.float64)
 
 
 def _gap(hits: Sequence[Hit]) -> float:

@@ -94,11 +94,6 @@ class QuestionTerms:
         parts += [t.word for t in self.terms if t.name]
         return " ".join(parts)
 
-    @property
-    def translated(self) -> int:
-        """How many non-name terms the lexicon translated."""
-        return sum(1 for t in self.terms if t.senses)
-
 
 def is_chinese(text: str) -> bool:
     """True when the text has Chinese characters (a Chinese or mixed question)."""
