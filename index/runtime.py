@@ -47,8 +47,9 @@ class ModelSettings:
 
     Attributes:
         cache: the folder that holds ``models/`` (the e5 folder and its ONNX export).
-        threads: intra-op threads of one model (onnxruntime and torch; USE always runs on
-            one, see ``index.use.USEEncoder``).
+        threads: cores one model may use: torch's intra-op threads, or the passages e5 on
+            onnxruntime runs side by side (``index.onnx``); USE always runs on one, see
+            ``index.use.USEEncoder``.
     """
 
     cache: Path = field(default_factory=default_cache)

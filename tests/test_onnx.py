@@ -69,6 +69,18 @@ def test_onnx_agrees_with_sentence_transformers_fp32(
 
 
 @pytest.mark.slow
+def test_passages_run_side_by_side_get_the_vectors_they_get_alone(passages: list[str]) -> None:
+    # Two passages at a time, one per core: each vector still depends on its own text only,
+    # and comes back in its own row.
+    texts = passages[:12]
+    together = OnnxE5Encoder(onnx_folder(), threads=2).encode_passages(texts)
+    alone = OnnxE5Encoder(onnx_folder(), threads=1)
+    singles = np.concatenate([alone.encode_passages([t]) for t in texts])
+    assert np.array_equal(together, singles)
+    assert np.array_equal(alone.encode_passages(texts[::-1])[::-1], singles)
+
+
+@pytest.mark.slow
 def test_a_library_built_with_int8_is_never_searched_with_torch_vectors(tmp_path: Path) -> None:
     int8, torch_fp32 = load_encoder(INT8), load_encoder("multilingual-e5-small")
     library = Library.open(tmp_path / "lib", IndexConfig(encoders=(INT8,)), create=True,
