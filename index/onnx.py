@@ -225,8 +225,13 @@ class OnnxE5Encoder:
 
     dim = 384
 
-    def __init__(self, folder: Path, runtime: str = "onnx-int8", *, threads: int = 2) -> None:
-        """Load ``runtime``'s model from ``folder``; up to ``threads`` passages run at once."""
+    def __init__(self, folder: Path, runtime: str = "onnx-int8", *, threads: int = 2,
+                 side_by_side: bool = True) -> None:
+        """Load ``runtime``'s model from ``folder``; up to ``threads`` passages run at once.
+
+        ``side_by_side=False`` runs one passage at a time on ``threads`` intra-op threads
+        instead (the same vectors; what the ingest benchmark compares against).
+        """
         if runtime not in FILES:
             raise ModelError(f"Unknown ONNX runtime {runtime!r}: use one of {', '.join(FILES)}.")
         ort = _ort()
@@ -235,7 +240,7 @@ class OnnxE5Encoder:
         self.name = f"{MODEL_NAME}@{runtime}"
         self.runtime = runtime
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one core per run; runs go side by side (_pool)
+        options.intra_op_num_threads = 1 if side_by_side else threads  # runs side by side (_pool)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -246,7 +251,7 @@ class OnnxE5Encoder:
         self._tokenizer.enable_truncation(MAX_LENGTH)
         # onnxruntime releases the GIL in run(), and one session serves concurrent runs.
         self._pool = (ThreadPoolExecutor(threads, thread_name_prefix="paperbridge-e5")
-                      if threads > 1 else None)
+                      if threads > 1 and side_by_side else None)
 
     def _run(self, ids: list[list[int]]) -> np.ndarray:
         """Mean-pooled, normalized vectors of one batch of token id lists: (len(ids), 384)."""

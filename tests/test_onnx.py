@@ -78,6 +78,8 @@ def test_passages_run_side_by_side_get_the_vectors_they_get_alone(passages: list
     singles = np.concatenate([alone.encode_passages([t]) for t in texts])
     assert np.array_equal(together, singles)
     assert np.array_equal(alone.encode_passages(texts[::-1])[::-1], singles)
+    split = OnnxE5Encoder(onnx_folder(), threads=2, side_by_side=False)  # each run on 2 threads
+    assert np.allclose(split.encode_passages(texts), singles, atol=1e-6)
 
 
 @pytest.mark.slow
