@@ -244,6 +244,9 @@ class OnnxE5Encoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads (side_by_side=False) sleep instead of spinning: on two cores
+        # the spin would take the time USE, FAISS or parsing need next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(folder / FILES[runtime]), options,
                                              providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
