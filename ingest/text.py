@@ -7,8 +7,11 @@ splitting, tokenizers, embedders) works better on one canonical form.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Full-width punctuation is the normal punctuation of Chinese text: NFKC would turn
 # "，；：（）！？" into ASCII, which changes how the text reads, so it is kept.
@@ -84,3 +87,15 @@ def latin_words(text: str) -> list[str]:
 def display_width(text: str) -> int:
     """Width in columns: a Chinese character or full-width sign counts two."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+@contextmanager
+def quiet(logger: logging.Logger) -> Iterator[None]:
+    """jieba logs its dictionary loading at DEBUG to its own stderr handler; hush that one
+    call and give the logger back as it was (its level is the application's business)."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

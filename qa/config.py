@@ -21,7 +21,7 @@ class QAConfig:
     rerank_depth: int = 30  # first-stage candidates re-scored by their best sentence
     evidence_depth: int = 3  # hits whose best sentence counts as the question's evidence
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's score
-    coverage_weight: float = 0.1  # weight of the share of the question's terms a sentence states
+    coverage_weight: float = 0.15  # weight of the share of the question's terms a sentence states
     e5_weight: float = 0.05  # e5's positive z-score within its language pool
     lexical_weight: float = 0.01  # BM25's positive z-score within its language pool
     cross_weight: float = 0.06  # the same for BM25 of the question's words translated (qa.translate)

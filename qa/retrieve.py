@@ -197,7 +197,7 @@ class Retriever:
             first = self._with_authors(first, named, doc_ids, langs, allowed)
         weights = tuple(0.0 if name else w
                         for name, w in zip(naming, self.weights(terms), strict=True))
-        hits = self._rerank(first, vectors, named, terms, weights)
+        hits = self._distinct(self._rerank(first, vectors, named, terms, weights))
         top = hits[: self.config.evidence_depth]
         evidence = max((h.signals.get("similarity", -1.0) for h in top), default=-1.0)
         best = max((h.signals.get("passage_coverage", 0.0) for h in top), default=0.0)
@@ -381,6 +381,22 @@ class Retriever:
             blended += cfg.coverage_weight * best_cov
             out.append(Hit(hit.passage_id, blended + self._prior(sig, hit.passage_id, named), sig, index))
         out.sort(key=lambda h: -h.score)
+        return out
+
+
+    def _distinct(self, hits: list[Hit]) -> list[Hit]:
+        """The hits without repeats: a passage whose text its document already gave at a
+        better rank (a manual's "Returns: ASN1_SUCCESS if successful", a clause repeated
+        word for word) adds no evidence and would take a citation from another passage."""
+        meta = self.meta([h.passage_id for h in hits])
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for hit in hits:
+            passage = meta[hit.passage_id]
+            key = (passage.doc_id, " ".join(passage.text.split()))
+            if key not in seen:
+                seen.add(key)
+                out.append(hit)
         return out
 
 

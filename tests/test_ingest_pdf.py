@@ -53,6 +53,41 @@ def test_chinese_paper_lines_are_joined_without_spaces(shared_pdfs: Path) -> Non
     assert {p.page for p in document.passages} >= {1, 2, 3}
 
 
+def test_advice_before_a_listing_is_body_and_the_listing_code(shared_pdfs: Path) -> None:
+    """pypdf leaves no blank line between "……表 1 是一个示例：" and \\begin{table}: the sentences
+    before the listing answer questions, the listing does not."""
+    document = read_document(shared_pdfs / "zh_elegantpaper-cn.pdf")
+    advice = [p for p in document.passages if p.text.startswith("建议使用 booktabs 宏包制作表格")]
+    assert [p.kind for p in advice] == ["body"] and advice[0].text.endswith("表 1 是一个示例：")
+    assert "\\begin" not in advice[0].text
+    listing = [p for p in document.passages if p.text.startswith("\\begin { table }")]
+    assert [p.kind for p in listing] == ["code"]
+    for passage in advice + listing:
+        assert document.page_texts[passage.page - 1][passage.start : passage.end] == passage.text
+
+
+def test_title_and_authors_from_the_first_page(shared_pdfs: Path) -> None:
+    """A section name set large ("Abstract") is no title, a title with a lower-case "with"
+    is no byline, and a Chinese author alone under the title (邓东升) is an author."""
+    multicolumn = read_document(shared_pdfs / "en_latex_multicolumn.pdf")
+    assert multicolumn.title == "Two-Column Document with Lorem Ipsum"
+    assert read_document(shared_pdfs / "zh_elegantpaper-cn.pdf").authors == ("邓东升",)
+
+
+def test_authors_under_a_dropped_running_head() -> None:
+    """The Shared MIME-info spec repeats its title as a running head, which the reader
+    drops; a sentence that mentions the title is not the title line."""
+    from paperbridge.ingest.bibliography import choose_authors
+
+    lines = ["X Desktop Group (http://www.freedesktop.org)", "Thomas Leonard", "tal197 at users.sf.net",
+             "1. Introduction", "1.1. Version",
+             "This is version 0.21 of the Shared MIME-info Database specification, last updated "
+             "2 October 2018."]
+    assert "Thomas Leonard" in choose_authors(None, lines, "Shared MIME-info Database")
+    for word in ("张量", "高性能", "方法论"):  # words under a title, not names
+        assert choose_authors(None, ["数据手册", word, "摘要"], "数据手册") == ()
+
+
 def test_ligatures_and_hyphenation_are_undone(shared_pdfs: Path) -> None:
     multicolumn = "\n".join(_texts(shared_pdfs / "en_latex_multicolumn.pdf"))
     assert "two columns filled with Lorem Ipsum" in multicolumn

@@ -170,3 +170,20 @@ def test_a_keyword_line_is_quoted_only_when_keywords_are_asked_for() -> None:
     picked = pick_sentences("What are the key words of the paper?", question,
                             [(sentences, vectors)], limit=1, margin=0.5)
     assert [s.text for s in picked] == [keywords]
+
+
+def test_a_paragraph_repeated_word_for_word_is_cited_once(tmp_path: Path) -> None:
+    """A manual repeats lines ("Returns: ASN1_SUCCESS if successful or an error value.");
+    the repeat adds no evidence and would take the place of another passage."""
+    repeated = "Returns: ASN1_SUCCESS if successful, or an error value when the structure is not valid."
+    paragraphs = [repeated, "The SIZE constraints are allowed, but no check is done on them.", repeated,
+                  "This version does not handle the REAL type.", repeated,
+                  "The header file of this library is libtasn1.h."]
+    manual = tmp_path / "manual.txt"
+    manual.write_text("Libtasn1 manual\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    b = PaperBridge(tmp_path / "library", index_config=IndexConfig(encoders=("hash",)), encoders=[HashEncoder()])
+    b.add([manual])
+    assert len(b.library) >= 6
+    answer = b.ask("Returns ASN1_SUCCESS if successful or an error value", top_k=5)
+    texts = [" ".join(c.text.split()) for c in answer.citations]
+    assert texts.count(repeated) == 1 and len(texts) == len(set(texts)) >= 4
