@@ -155,6 +155,18 @@ def vocabulary(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def as_written(anchor: str, question: str) -> str:
+    """The anchor as the question spells it ("xer" -> "XER", "trec4" -> "TREC-4"), for messages."""
+    tokens = re.findall(r"[A-Za-z0-9]+|[\u4e00-\u9fff]", unicodedata.normalize("NFKC", question))
+    for size in (1, 2, 3):
+        for i in range(len(tokens) - size + 1):
+            if normalize("".join(tokens[i:i + size])) == anchor:
+                found = re.search(r"[-.\s]*".join(map(re.escape, tokens[i:i + size])),
+                                  unicodedata.normalize("NFKC", question))
+                return found.group(0) if found else anchor
+    return anchor
+
+
 def missing(question: str, known: frozenset[str]) -> list[str]:
     """The question's anchors that no passage of the library has (by prefix of a known one:
     "trec4" is found in "trec4b", "llama3" in "llama31")."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from paperbridge.index import Library, StoredPassage
 from paperbridge.ingest.errors import QuestionError
-from paperbridge.qa.anchors import is_strong, missing, normalize, quoted_titles
+from paperbridge.qa.anchors import as_written, is_strong, missing, normalize, quoted_titles
 from paperbridge.qa.answer import Answer, Citation, compose, pick_sentences
 from paperbridge.qa.calibrate import Calibration, calibrate
 from paperbridge.qa.config import QAConfig
@@ -130,7 +130,12 @@ class Asker:
         margin = min(evidence - line, found.evidence - cfg.min_similarity)
         confidence = 1.0 / (1.0 + math.exp(-margin / cfg.confidence_scale))
         if absent:
-            return confidence, f"the library never mentions {', '.join(absent)}"
+            names = ", ".join(as_written(a, question) for a in absent)
+            if confidence < 0.5:
+                return confidence, f"the library never mentions {names}"
+            return confidence, (f"answered although the library never mentions {names} (check that the "
+                                f"passages are about it): best sentence similarity {found.evidence:.2f}, "
+                                f"evidence {evidence:.2f}, line {line:.2f}")
         if found.evidence < cfg.min_similarity:
             return confidence, f"no sentence is close to the question (best similarity {found.evidence:.2f})"
         return confidence, (f"best sentence similarity {found.evidence:.2f}, states {found.coverage:.0%} "

@@ -181,7 +181,8 @@ def test_a_paragraph_repeated_word_for_word_is_cited_once(tmp_path: Path) -> Non
                   "The header file of this library is libtasn1.h."]
     manual = tmp_path / "manual.txt"
     manual.write_text("Libtasn1 manual\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
-    b = PaperBridge(tmp_path / "library", index_config=IndexConfig(encoders=("hash",)), encoders=[HashEncoder()])
+    config = IndexConfig(encoders=("hash",))
+    b = PaperBridge(tmp_path / "library", index_config=config, encoders=[HashEncoder()])
     b.add([manual])
     assert len(b.library) >= 6
     answer = b.ask("Returns ASN1_SUCCESS if successful or an error value", top_k=5)

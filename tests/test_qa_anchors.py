@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paperbridge.index import DocumentInfo
-from paperbridge.qa.anchors import anchors, missing, vocabulary
+from paperbridge.qa.anchors import anchors, as_written, missing, vocabulary
 from paperbridge.qa.documents import identity
 
 
@@ -25,6 +25,13 @@ def test_an_anchor_is_found_in_any_spelling_or_as_part_of_a_longer_name() -> Non
     assert missing("How did Okapi do at TREC 3?", known) == []
     assert missing("What did TREC-4 show?", known) == ["trec4"]
     assert missing("GDPR 第100条规定了什么？", known) == ["gdpr", "第100条"]
+
+
+def test_a_missing_anchor_is_named_as_the_question_spells_it() -> None:
+    assert as_written("trec4", "What did TREC-4 show?") == "TREC-4"
+    assert as_written("xer", "libtasn1 支持 XML 编码规则（XER）吗？") == "XER"
+    assert as_written("第100条", "GDPR 第100条规定了什么？") == "第100条"
+    assert as_written("《人工智能法案》", "欧盟《人工智能法案》的要求？") == "《人工智能法案》"
 
 
 def test_a_document_is_named_by_title_words_authors_and_file_name() -> None:
