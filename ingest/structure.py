@@ -75,6 +75,15 @@ def special_kind(heading: str) -> str | None:
     return None
 
 
+_NAMED_INDEX = re.compile(r"^(?:(?:[A-Z][A-Za-z]*|and|&)\s+){1,4}(?:Index|INDEX)$|^\S{1,8}索引$")
+
+
+def _back_index(heading: str, page: int, pages: int) -> str | None:
+    """A manual's "Concept Index" or "Function and Data Index" in its last pages: an index,
+    like a plain "Index" (earlier in a document, "Price Index" may be a section of its own)."""
+    return "index" if pages >= 5 and page >= 0.7 * pages and _NAMED_INDEX.match(heading.strip()) else None
+
+
 def line_kind(text: str) -> str | None:
     """What a single line looks like: a "references" entry, a "toc"/"index" entry, or None."""
     if _REFERENCE_LINE.match(text) and (_YEAR.search(text) or text.startswith("[")):
@@ -149,7 +158,7 @@ def classify(blocks: Sequence[Block], profiles: Sequence[PageProfile]) -> list[B
                 mode = None
         standalone = _standalone_kind(profiles[block.page])
         if block.kind == "heading":
-            found = special_kind(block.text)
+            found = special_kind(block.text) or _back_index(block.text, page, len(profiles))
             if found:
                 mode = found
             elif mode in ("references", "index") and _ENDS_SPECIAL.match(block.text.strip()):

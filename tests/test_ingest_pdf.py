@@ -88,6 +88,18 @@ def test_authors_under_a_dropped_running_head() -> None:
         assert choose_authors(None, ["数据手册", word, "摘要"], "数据手册") == ()
 
 
+def test_a_named_index_in_the_last_pages_is_an_index() -> None:
+    """A manual's "Concept Index" page (libtasn1: "asn1Parser program 5") lists the topics
+    with page numbers; it is no answer. Early in a document, "Price Index" is a section."""
+    from paperbridge.ingest.structure import _back_index
+
+    assert _back_index("Concept Index", 34, 36) == "index"
+    assert _back_index("Function and Data Index", 35, 36) == "index"
+    assert _back_index("术语索引", 40, 50) == "index"
+    assert _back_index("Consumer Price Index", 3, 36) is None
+    assert _back_index("How we built the index", 34, 36) is None
+
+
 def test_ligatures_and_hyphenation_are_undone(shared_pdfs: Path) -> None:
     multicolumn = "\n".join(_texts(shared_pdfs / "en_latex_multicolumn.pdf"))
     assert "two columns filled with Lorem Ipsum" in multicolumn
