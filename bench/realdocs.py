@@ -108,12 +108,14 @@ def documents() -> list[Path]:
     return sorted(REALDOCS.glob("*.pdf")) + sorted(SAMPLE.glob("*.txt"))
 
 
-def open_bridge(key: str, specs: Sequence[str], rebuild: bool) -> tuple[Any, dict[str, Any]]:
-    """The benchmark library, built once per key with ``PaperBridge.add``."""
+def open_bridge(key: str, specs: Sequence[str], rebuild: bool, files: Sequence[Path] | None = None,
+                folder: str = "realdocs") -> tuple[Any, dict[str, Any]]:
+    """The benchmark library of ``files`` (default :func:`documents`), built once per key
+    with ``PaperBridge.add`` under ``$PAPERBRIDGE_BENCH_CACHE/<folder>``."""
     from paperbridge.index import IndexConfig
     from paperbridge.qa import PaperBridge
 
-    root = CACHE / "realdocs" / key
+    root = CACHE / folder / key
     done = root / "build.json"
     config = IndexConfig(encoders=tuple(specs))
     if done.exists() and not rebuild:
@@ -127,7 +129,7 @@ def open_bridge(key: str, specs: Sequence[str], rebuild: bool) -> tuple[Any, dic
     root.mkdir(parents=True)
     bridge = PaperBridge(root / "library", index_config=config)
     start = time.perf_counter()
-    report = bridge.add(documents(), progress=True)
+    report = bridge.add(list(files) if files is not None else documents(), progress=True)
     build = {
         "seconds": round(time.perf_counter() - start, 1),
         "documents": len(report.added),
@@ -191,14 +193,14 @@ def naive_windows(paths: Sequence[Path]) -> list[tuple[str, int, str]]:
     return windows
 
 
-def build_naive(rebuild: bool) -> Naive:
+def build_naive(rebuild: bool, files: Sequence[Path] | None = None) -> Naive:
     """Embed the windows with USE (cached by their text) into an exact FAISS index."""
     import faiss
 
     from paperbridge.index import load_encoder
 
     encoder = load_encoder(NAIVE_ENCODER)
-    windows = naive_windows(documents())
+    windows = naive_windows(files if files is not None else documents())
     digest = hashlib.sha256("\x00".join(t for _, _, t in windows).encode()).hexdigest()[:16]
     path = CACHE / "realdocs" / f"naive-{digest}.npy"
     if path.exists() and not rebuild:
