@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     bridge, build = open_bridge(key, specs, args.rebuild, files(), folder="unseen")
     bridge.calibration()
     naive = build_naive(args.rebuild, files())
-    records = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
     rows: list[dict[str, Any]] = []
     for name, run in (("PaperBridge", lambda r: paperbridge_outcome(bridge, r)),
                       ("naive (pypdf, 500 chars, USE, top 5)", naive.outcome)):
