@@ -60,7 +60,7 @@ def test_sample_question_set(bridge: PaperBridge) -> None:
 
 def test_a_question_about_a_name_the_library_never_mentions_is_refused(bridge: PaperBridge) -> None:
     answer = bridge.ask("What does the CCPA say about Japan's R&D budget?")
-    assert answer.no_answer and "ccpa" in answer.reason
+    assert answer.no_answer and "CCPA" in answer.reason  # as the question spells it
     assert answer.confidence < 0.5 and answer.confidence_label == "low"
 
 
