@@ -182,6 +182,7 @@ _SENTENCE_END = re.compile(r"[。！？：:](?=\s*\S)|[.!?](?=\s+\S)")
 
 
 def _is_code(text: str) -> bool:
+    """Dense with code tokens (``\\begin``, braces, ``::``, ``def``) for its length."""
     words = len(latin_words(text)) + cjk_count(text) // 2
     code = len(_CODE_TOKEN.findall(text))
     return code >= 4 and code >= 0.25 * max(1, words)

@@ -383,7 +383,6 @@ class Retriever:
         out.sort(key=lambda h: -h.score)
         return out
 
-
     def _distinct(self, hits: list[Hit]) -> list[Hit]:
         """The hits without repeats: a passage whose text its document already gave at a
         better rank (a manual's "Returns: ASN1_SUCCESS if successful", a clause repeated
