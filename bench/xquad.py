@@ -34,6 +34,7 @@ import logging
 import re
 import shutil
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,20 +329,43 @@ def split_questions(questions: dict[str, list[Question]]) -> list[Question]:
     return [q for lang in LANGS for q in questions[lang] if split_lang(q.gold) != lang]
 
 
+def answer_texts(lang: str) -> dict[str, str]:
+    """Question id -> the first gold answer span, in ``lang``'s file (XQuAD is parallel, so
+    a question's answer in the other language is that language's span of the same id)."""
+    data = json.loads((XQUAD / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+    return {qa["id"]: qa["answers"][0]["text"] for article in data for para in article["paragraphs"]
+            for qa in para["qas"] if qa.get("answers")}
+
+
+def _quotes(answer: Any, span: str | None) -> bool:
+    """The answer text (citation markers dropped) holds the gold span (NFKC, whitespace
+    ignored, as ``bench.realdocs`` compares)."""
+    if not span or answer.no_answer:
+        return False
+
+    def squash(text: str) -> str:
+        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+    return squash(span) in squash(re.sub(r"\s*\[\d+\]", "", answer.text))
+
+
 def run_split_library(
     pool: Pool, questions: Sequence[Question], configs: dict[str, Ranker], encoders: Sequence[Any]
 ) -> list[dict[str, Any]]:
-    """R@k of every configuration on the split library, and PaperBridge.ask's refusals."""
+    """R@k of every configuration on the split library, and PaperBridge.ask's refusals and
+    how often its answer text quotes the gold span."""
     vecs = {e.name: query_vectors(e, questions) for e in encoders}
+    spans = {lang: answer_texts(lang) for lang in LANGS}
     rows = []
     for config, ranker in configs.items():
         ranks: list[int | None] = []
-        refused = 0
+        refused = quoted = 0
         for i, q in enumerate(questions):
             v = {n: arr[i] for n, arr in vecs.items()}
             if config == "PaperBridge":
                 answer = pool.bridge.ask(q.text, top_k=DEPTH)
                 refused += answer.no_answer
+                quoted += _quotes(answer, spans[split_lang(q.gold)].get(q.qid))
                 ranked = paragraphs_ranked(pool, [c.passage_id for c in answer.citations])
             else:
                 ranked = paragraphs_ranked(pool, ranker(pool, q, v, None))
@@ -350,6 +374,7 @@ def run_split_library(
         row = {"config": config, "task": "split library", **metrics(ranks, 0)}
         if config == "PaperBridge":
             row["refused"] = refused / len(questions)
+            row["gold_in_answer"] = quoted / len(questions)
         log.info(
             "%-12s split library R@1 %.3f R@5 %.3f refused %s",
             config,
@@ -434,7 +459,8 @@ _SUMMARY = (  # (column, [(task, metric), ...]) of the README table
         "top-1 other lang, full mixed (en q / zh q)",
         [("full mixed en", "top1_other_lang"), ("full mixed zh", "top1_other_lang")],
     ),
-    ("split library R@1/R@5/refused", [("split library", m) for m in ("r@1", "r@5", "refused")]),
+    ("split library R@1/R@5/refused/gold in answer",
+     [("split library", m) for m in ("r@1", "r@5", "refused", "gold_in_answer")]),
 )
 
 

@@ -123,7 +123,7 @@ def pick_sentences(
     *,
     limit: int,
     margin: float,
-    prior: float = 0.03,
+    prior: float = 0.05,
     coverage: Sequence[np.ndarray] | None = None,
     coverage_weight: float = 0.0,
 ) -> list[QuotedSentence]:

@@ -89,7 +89,7 @@ class Asker:
                        if found.terms is not None else None)
         sentences = pick_sentences(
             question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin,
-            coverage=covered, coverage_weight=weight,
+            coverage=covered, coverage_weight=weight, prior=self.config.answer_rank_prior,
         )
         marks = {s.rank: s.span for s in reversed(sentences)}
         cites = _citations(hits, passages, marks)
