@@ -10,10 +10,12 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -187,3 +189,17 @@ def stopwatch() -> Iterator[list[float]]:
         yield box
     finally:
         box.append(time.perf_counter() - start)
+
+
+_MARK = re.compile(r"\s*\[\d+\]")
+_SPACE = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    """NFKC with every whitespace character removed: how gold spans are compared."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def unmarked(answer_text: str) -> str:
+    """An answer's text without its citation markers ("... [1]")."""
+    return _MARK.sub("", answer_text)

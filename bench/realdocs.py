@@ -33,10 +33,8 @@ import argparse
 import hashlib
 import json
 import logging
-import re
 import shutil
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +42,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import CACHE, RESULTS, ROOT, SAMPLE, SHARED, markdown_table, write_result
+from bench.common import (
+    CACHE,
+    RESULTS,
+    ROOT,
+    SAMPLE,
+    SHARED,
+    markdown_table,
+    squash,
+    unmarked,
+    write_result,
+)
 from paperbridge.index.config import DEFAULT_ENCODERS
 
 log = logging.getLogger("bench.realdocs")
@@ -55,15 +63,6 @@ DIRECTIONS = ("en->zh", "zh->en", "en->en", "zh->zh")
 TOP_K = 5
 WINDOW, STRIDE = 500, 400
 NAIVE_ENCODER = "use-multilingual-v3"
-_MARK = re.compile(r"\s*\[\d+\]")
-_SPACE = re.compile(r"\s+")
-
-
-def squash(text: str) -> str:
-    """NFKC with every whitespace character removed: how gold spans are compared."""
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
-
-
 def load_questions(split: str) -> list[dict[str, Any]]:
     """The questions of one half ("dev" or "heldout"), plus the writer's own dev additions."""
     paths = [QUESTIONS / f"{split}.jsonl"]
@@ -144,7 +143,7 @@ def paperbridge_outcome(bridge: Any, record: dict[str, Any]) -> Outcome:
     """Ask PaperBridge exactly as a user would (``PaperBridge.ask``)."""
     answer = bridge.ask(record["question"], top_k=TOP_K)
     rank = next((c.rank for c in answer.citations if holds_gold(record, c.source, c.text)), None)
-    text = _MARK.sub("", answer.text)
+    text = unmarked(answer.text)
     quoted = bool(record.get("gold")) and not answer.no_answer and squash(record["gold"]) in squash(text)
     top = answer.citations[0] if answer.citations else None
     shown = f"{Path(top.source).name} p{top.page}: {top.text[:90]}" if top else ""

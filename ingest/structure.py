@@ -78,10 +78,15 @@ def special_kind(heading: str) -> str | None:
 _NAMED_INDEX = re.compile(r"^(?:(?:[A-Z][A-Za-z]*|and|&)\s+){1,4}(?:Index|INDEX)$|^\S{1,8}索引$")
 
 
+def _back_matter(page: int, pages: int) -> bool:
+    """A page in the last 30% of a document of five pages or more, where indexes are."""
+    return pages >= 5 and page >= 0.7 * pages
+
+
 def _back_index(heading: str, page: int, pages: int) -> str | None:
     """A manual's "Concept Index" or "Function and Data Index" in its last pages: an index,
     like a plain "Index" (earlier in a document, "Price Index" may be a section of its own)."""
-    return "index" if pages >= 5 and page >= 0.7 * pages and _NAMED_INDEX.match(heading.strip()) else None
+    return "index" if _back_matter(page, pages) and _NAMED_INDEX.match(heading.strip()) else None
 
 
 def line_kind(text: str) -> str | None:
@@ -207,7 +212,7 @@ def _prose_sentences(text: str) -> bool:
 
 def _standalone_at(kind: str | None, page: int, pages: int) -> str | None:
     """Entries ending in page numbers near the end of a document are its index, not a TOC."""
-    if kind == "toc" and pages >= 5 and page >= 0.7 * pages:
+    if kind == "toc" and _back_matter(page, pages):
         return "index"
     return kind
 

@@ -157,12 +157,12 @@ def vocabulary(texts: Iterable[str]) -> frozenset[str]:
 
 def as_written(anchor: str, question: str) -> str:
     """The anchor as the question spells it ("xer" -> "XER", "trec4" -> "TREC-4"), for messages."""
-    tokens = re.findall(r"[A-Za-z0-9]+|[\u4e00-\u9fff]", unicodedata.normalize("NFKC", question))
+    text = unicodedata.normalize("NFKC", question)
+    tokens = re.findall(r"[A-Za-z0-9]+|[\u4e00-\u9fff]", text)
     for size in (1, 2, 3):
         for i in range(len(tokens) - size + 1):
             if normalize("".join(tokens[i:i + size])) == anchor:
-                found = re.search(r"[-.\s]*".join(map(re.escape, tokens[i:i + size])),
-                                  unicodedata.normalize("NFKC", question))
+                found = re.search(r"[-.\s]*".join(map(re.escape, tokens[i:i + size])), text)
                 return found.group(0) if found else anchor
     return anchor
 

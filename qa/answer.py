@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from paperbridge.qa.config import QAConfig
 from paperbridge.qa.evidence import MIN_SENTENCE_CHARS, Sentence
 
 # Numbers and acronyms read the same in English and Chinese text ("2023", "3.0%", "CSTI"):
@@ -123,7 +124,7 @@ def pick_sentences(
     *,
     limit: int,
     margin: float,
-    prior: float = 0.05,
+    prior: float = QAConfig.answer_rank_prior,
     coverage: Sequence[np.ndarray] | None = None,
     coverage_weight: float = 0.0,
 ) -> list[QuotedSentence]:
