@@ -16,6 +16,7 @@ written in batch output.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -120,22 +121,27 @@ class Asker:
         absent = missing(question, calibration.anchors) if calibration.anchors else []
         absent = [a for a in absent if not _translated(a, found.terms)]
         titles = [f"《{t}》" for t in quoted_titles(question) if not self._mentions(t)]
+        elsewhere = self._elsewhere(question, found, calibration, absent, titles)
         cfg = self.config
-        strong = sum(is_strong(a, question) for a in absent)
-        line = (cfg.refusal_threshold + cfg.anchor_penalty * strong
-                + cfg.weak_anchor_penalty * (len(absent) - strong + len(titles)))
-        absent += titles
+        strong = sum(is_strong(a, question) for a in absent) + sum(s for _, s in elsewhere)
+        weak = len(absent) + len(titles) + len(elsewhere) - strong
+        line = cfg.refusal_threshold + cfg.anchor_penalty * strong + cfg.weak_anchor_penalty * weak
         evidence = (found.evidence + cfg.refusal_coverage_weight * found.coverage
                     + cfg.refusal_gap_weight * found.gap)
         margin = min(evidence - line, found.evidence - cfg.min_similarity)
         confidence = 1.0 / (1.0 + math.exp(-margin / cfg.confidence_scale))
-        if absent:
-            names = ", ".join(as_written(a, question) for a in absent)
+        said = "; ".join(
+            f"{where} {', '.join(as_written(a, question) for a in names)}"
+            for where, names in (("the library never mentions", absent + titles),
+                                 ("the best passage's document never mentions", [n for n, _ in elsewhere]))
+            if names
+        )
+        if said:
             if confidence < 0.5:
-                return confidence, f"the library never mentions {names}"
-            return confidence, (f"answered although the library never mentions {names} (check that the "
-                                f"passages are about it): best sentence similarity {found.evidence:.2f}, "
-                                f"evidence {evidence:.2f}, line {line:.2f}")
+                return confidence, said
+            return confidence, (f"answered although {said} (check that the passages are about it): best "
+                                f"sentence similarity {found.evidence:.2f}, evidence {evidence:.2f}, "
+                                f"line {line:.2f}")
         if found.evidence < cfg.min_similarity:
             return confidence, f"no sentence is close to the question (best similarity {found.evidence:.2f})"
         return confidence, (f"best sentence similarity {found.evidence:.2f}, states {found.coverage:.0%} "
@@ -151,13 +157,36 @@ class Asker:
                         f"names {', '.join(doc.authors)}")
         return ""
 
-    def _mentions(self, title: str) -> bool:
+    def _elsewhere(self, question: str, found: Retrieval, calibration: Calibration,
+                   absent: Sequence[str], titles: Sequence[str]) -> list[tuple[str, bool]]:
+        """The names (anchors and 《titles》) of the question that the library mentions but the
+        best passage's document never does, each with whether that counts as strongly as a
+        name the library lacks: "TableFormer 训练用了多少块 TPU" answered from the DeepSeek-V3
+        report, a question on 《个人信息保护法》 from the GDPR's text. The passage is then about
+        something else, however close it reads.
+
+        A name counts strongly only when the document is written in its script (a Chinese
+        page may write ABC as 美国广播公司, an English one 《个人信息保护法》 as PIPL) and, for an
+        anchor, when it is written alike in every language (:func:`qa.anchors.is_strong`).
+        """
+        top = self._retriever.meta([found.hits[0].passage_id])[found.hits[0].passage_id]
+        known = calibration.documents.get(top.doc_id)
+        if not known:
+            return []
+        out = [(a, is_strong(a, question)) for a in missing(question, known)
+               if a not in absent and not _translated(a, found.terms)]
+        quoted = {t.strip("《》") for t in titles}
+        out += [(f"《{t}》", True) for t in quoted_titles(question)
+                if t not in quoted and not self._mentions(t, top.doc_id)]
+        return [(name, strong and _written_in(name, top.lang)) for name, strong in out]
+
+    def _mentions(self, title: str, doc_id: str | None = None) -> bool:
         """True when a document's title or a passage holds most of ``title`` in one piece
         (《大模型基础》 is the book whose chapter is titled 语言模型基础; 《人工智能法案》 is not a
-        document about 人工智能)."""
+        document about 人工智能); only that document's when ``doc_id`` is given."""
         squashed = "".join(title.split())
-        texts = [d.title for d in self.library.documents()]
-        hits = self.library.lexical_search(title, 20)
+        texts = [d.title for d in self.library.documents() if doc_id is None or d.doc_id == doc_id]
+        hits = self.library.lexical_search(title, 20, doc_ids=None if doc_id is None else [doc_id])
         texts += [p.text for p in self.library.passages([pid for pid, _ in hits])]
         need = max(2, math.ceil(_TITLE_SHARE * len(squashed)))
         return any(_longest_common(squashed, "".join(t.split())) >= need for t in texts)
@@ -205,6 +234,13 @@ def _translated(anchor: str, terms: QuestionTerms | None) -> bool:
     """True when the library uses a translation of the anchor ("Lavoisier" as 拉瓦锡 in a
     Chinese paper): the question's terms keep only translations some passage uses."""
     return terms is not None and any(t.senses and normalize(t.word) == anchor for t in terms.terms)
+
+
+def _written_in(name: str, lang: str) -> bool:
+    """True when a passage in ``lang`` would write ``name`` in its script: a Chinese name
+    (第100条, 《个人信息保护法》) in a Chinese or mixed passage, a Latin one in an English or
+    mixed one."""
+    return lang == "mixed" or (lang == "zh") == bool(re.search(r"[\u3400-\u9fff]", name))
 
 
 _TITLE_SHARE = 0.75  # share of a quoted title a text must hold in one piece to mention it

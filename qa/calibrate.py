@@ -23,7 +23,7 @@ from paperbridge.qa.anchors import vocabulary
 log = logging.getLogger(__name__)
 
 _CACHE_FILE = "calibration.json"
-_FORMAT = 7  # bump when what is measured changes, so old caches are recomputed
+_FORMAT = 8  # bump when what is measured changes, so old caches are recomputed
 _CHUNK = 5000
 
 
@@ -39,6 +39,7 @@ class Calibration:
     generation: int
     anchors: frozenset[str]
     words: dict[str, dict[str, int]] = field(default_factory=dict)
+    documents: dict[str, frozenset[str]] = field(default_factory=dict)  # each document's anchors
 
 
 def calibrate(library: Library, *_: object) -> Calibration:
@@ -50,12 +51,13 @@ def calibrate(library: Library, *_: object) -> Calibration:
         return cached
     log.info("indexing the anchors of %s (once per library version)", library.path)
     ids = library.passage_ids()
-    found: set[str] = set()
+    texts: dict[str, list[str]] = {d.doc_id: [d.title, d.source, *d.authors] for d in library.documents()}
     for start in range(0, len(ids), _CHUNK):
-        found |= vocabulary(p.text for p in library.passages(ids[start : start + _CHUNK]))
-        found |= vocabulary(f"{d.title} {d.source}" for d in library.documents()) if start == 0 else set()
+        for passage in library.passages(ids[start : start + _CHUNK]):
+            texts.setdefault(passage.doc_id, []).append(passage.text)
+    documents = {doc: vocabulary(parts) for doc, parts in texts.items()}
     words = {lang: dict(counts) for lang, counts in library.vocabulary().items()}
-    result = Calibration(generation, frozenset(found), words)
+    result = Calibration(generation, frozenset().union(*documents.values()), words, documents)
     _save(library, version, result)
     return result
 
@@ -68,7 +70,9 @@ def _load(library: Library, version: str | None, generation: int, *_: object) ->
         data = json.loads(raw.decode("utf-8"))
         if data.get("format") == _FORMAT and data["generation"] == generation:
             words = {str(lang): {str(w): int(n) for w, n in ws.items()} for lang, ws in data["words"].items()}
-            return Calibration(generation, frozenset(str(a) for a in data["anchors"]), words)
+            documents = {str(doc): frozenset(str(a) for a in anchors)
+                         for doc, anchors in data["documents"].items()}
+            return Calibration(generation, frozenset(str(a) for a in data["anchors"]), words, documents)
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     return None
@@ -79,6 +83,7 @@ def _save(library: Library, version: str | None, calibration: Calibration) -> No
     if not version:
         return
     data = {"format": _FORMAT, "generation": calibration.generation, "anchors": sorted(calibration.anchors),
-            "words": calibration.words}
+            "words": calibration.words,
+            "documents": {doc: sorted(found) for doc, found in calibration.documents.items()}}
     if not library.write_side(_CACHE_FILE, json.dumps(data).encode("utf-8"), version):
         log.info("could not cache the anchors of %s (a writer is busy); recomputed next time", library.path)

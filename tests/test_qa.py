@@ -188,3 +188,47 @@ def test_a_paragraph_repeated_word_for_word_is_cited_once(tmp_path: Path) -> Non
     answer = b.ask("Returns ASN1_SUCCESS if successful or an error value", top_k=5)
     texts = [" ".join(c.text.split()) for c in answer.citations]
     assert texts.count(repeated) == 1 and len(texts) == len(set(texts)) >= 4
+
+
+def test_a_name_the_answering_document_never_mentions_lowers_the_confidence(tmp_path: Path) -> None:
+    """A passage on fines from one law does not answer a question about another law that
+    the library names elsewhere: the best passage's document never mentions the name."""
+    regulation = tmp_path / "regulation.txt"
+    regulation.write_text(
+        "Data protection regulation\n\n"
+        "Infringements are subject to administrative fines up to 20 000 000 EUR, or up to 4 % of the "
+        "total worldwide annual turnover of the preceding financial year, whichever is higher.\n\n"
+        "Each supervisory authority shall ensure that the fines are effective and proportionate.\n",
+        encoding="utf-8")
+    regulation_zh = tmp_path / "regulation_zh.txt"
+    regulation_zh.write_text(
+        "数据保护条例\n\n违反本条例的，处以最高2000万欧元的行政罚款，或者最高相当于上一年全球年营业额4%的罚款，"
+        "以较高者为准。\n\n各监管机构应当确保罚款有效、相称。\n", encoding="utf-8")
+    notes = tmp_path / "notes.txt"
+    notes.write_text(
+        "Notes on privacy laws\n\n"
+        "China's PIPL took effect on 1 November 2021 and is often compared with European rules.\n\n"
+        "《个人信息保护法》于2021年11月1日起施行。\n",
+        encoding="utf-8")
+    config = IndexConfig(encoders=("hash",))
+    b = PaperBridge(tmp_path / "library", index_config=config, encoders=[HashEncoder()])
+    b.add([regulation, regulation_zh, notes])
+    plain = b.ask("What is the maximum administrative fine as a share of total worldwide annual turnover?")
+    assert Path(plain.citations[0].source).name == "regulation.txt"
+    named = b.ask("What is the maximum administrative fine under PIPL as a share of total worldwide "
+                  "annual turnover?")
+    assert Path(named.citations[0].source).name == "regulation.txt"
+    assert "the best passage's document never mentions PIPL" in named.reason
+    assert named.confidence < plain.confidence
+    # A 《title》 in the script of the passage: its document would have spelled it so.
+    titled = b.ask("《个人信息保护法》规定的行政罚款最高相当于上一年全球年营业额的多少？")
+    assert Path(titled.citations[0].source).name == "regulation_zh.txt", titled.citations[0].text
+    assert "the best passage's document never mentions 《个人信息保护法》" in titled.reason
+    untitled = b.ask("行政罚款最高相当于上一年全球年营业额的多少？")
+    raised = _line(titled.reason) - _line(untitled.reason)
+    assert raised == pytest.approx(QAConfig().anchor_penalty, abs=0.011)
+
+
+def _line(reason: str) -> float:
+    """The refusal line a confidence reason quotes ("... line 0.98")."""
+    return float(reason.rsplit("line ", 1)[1].rstrip(")"))
