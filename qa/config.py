@@ -19,6 +19,7 @@ class QAConfig:
     answer_sentences: int = 3
     depth: int = 100  # candidates taken from each (encoder or BM25, language) pool
     rerank_depth: int = 30  # first-stage candidates re-scored by their best sentence
+    sentence_depth: int = 5  # and this many more, the candidates below with the closest sentence
     evidence_depth: int = 3  # hits whose best sentence counts as the question's evidence
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's score
     coverage_weight: float = 0.15  # weight of the share of the question's terms a sentence states
@@ -63,6 +64,9 @@ class QAConfig:
             raise ValueError(f"answer_sentences must be 1..10, got {self.answer_sentences}")
         if self.depth < self.top_k:
             raise ValueError(f"depth ({self.depth}) must be at least top_k ({self.top_k})")
+        if self.rerank_depth < 0 or self.sentence_depth < 0:
+            raise ValueError(f"rerank_depth and sentence_depth must be at least 0, got "
+                             f"{self.rerank_depth} and {self.sentence_depth}")
         if not 0.0 <= self.sentence_weight <= 1.0:
             raise ValueError(f"sentence_weight must be in [0, 1], got {self.sentence_weight}")
         if self.short_chars < 1:

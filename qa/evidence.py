@@ -81,6 +81,18 @@ class SentenceCache:
                     self._items.popitem(last=False)
         return [known[p.id] for p in passages]
 
+    def stored(self, passages: Sequence[StoredPassage]) -> dict[int, Entry]:
+        """Like :meth:`get`, but only the passages whose vectors are cached or stored: none
+        is embedded now (for probing many candidates at the cost of a read)."""
+        with self._lock:
+            known = {p.id: self._items[p.id] for p in passages if p.id in self._items}
+        found = self._read([p for p in passages if p.id not in known])
+        with self._lock:
+            self._items.update(found)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return {**known, **found}
+
     def _read(self, passages: Sequence[StoredPassage]) -> dict[int, Entry]:
         """The passages' stored sentence vectors, where the library stores this encoder's."""
         by_source: dict[int, list[StoredPassage]] = {}

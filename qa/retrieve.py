@@ -190,6 +190,7 @@ class Retriever:
         if not signals:
             return Retrieval([], question_lang, terms=terms)
         first = self._first_stage(signals, named)[: max(k, self.config.rerank_depth)]
+        first += self._closest_sentences(signals, first, vectors, named)
         if any(naming) and self.config.named_depth > 0:
             first += self._inside_named(question, terms, naming, named, vectors, langs, doc_ids, allowed,
                                         {h.passage_id for h in first})
@@ -203,6 +204,25 @@ class Retriever:
         best = max((h.signals.get("passage_coverage", 0.0) for h in top), default=0.0)
         authors = hits[0].signals.get("authors", 0.0) if hits else 0.0
         return Retrieval(hits[:k], question_lang, evidence, named, terms, weights, best, _gap(hits), authors)
+
+    def _closest_sentences(self, signals: dict[int, dict[str, float]], first: list[Hit],
+                           vectors: dict[str, np.ndarray], named: dict[str, float]) -> list[Hit]:
+        """The ``sentence_depth`` candidates below the rerank cut whose best stored sentence is
+        closest to the question. A long paragraph that states the fact in one of its sentences
+        ranks low as a whole ("There is one important difference between the continuous and
+        discrete entropies" opens a page-long paragraph of Shannon's), and only the rerank
+        looks at sentences."""
+        depth = self.config.sentence_depth
+        seen = {h.passage_id for h in first}
+        rest = [pid for pid in signals if pid not in seen]
+        if depth <= 0 or not rest:
+            return []
+        meta = self.meta(rest)
+        vector = vectors[self.neutral_encoder()]
+        stored = self.sentences().stored([meta[pid] for pid in rest])
+        closest = sorted(((float(np.max(vecs @ vector)), pid) for pid, (sentences, vecs) in stored.items()
+                          if len(sentences)), reverse=True)
+        return self._first_stage({pid: signals[pid] for _, pid in closest[:depth]}, named)
 
     def _inside_named(self, question: str, terms: QuestionTerms, naming: Sequence[bool],
                       named: dict[str, float], vectors: dict[str, np.ndarray],

@@ -232,3 +232,28 @@ def test_a_name_the_answering_document_never_mentions_lowers_the_confidence(tmp_
 def _line(reason: str) -> float:
     """The refusal line a confidence reason quotes ("... line 0.98")."""
     return float(reason.rsplit("line ", 1)[1].rstrip(")"))
+
+
+def test_a_long_paragraph_whose_one_sentence_answers_joins_the_rerank(tmp_path: Path) -> None:
+    """The fact sits in one sentence of a paragraph about other things, so the passage as a
+    whole ranks below the rerank cut (here the first passage only); its closest sentence
+    brings it back into the rerank, where that sentence wins."""
+    filler = " ".join(f"Section {i} describes the channel capacity of a noisy system with {i} symbols "
+                      f"and the rate at which messages of length {i} can be sent." for i in range(2, 7))
+    paper = tmp_path / "paper.txt"
+    paper.write_text(
+        "Communication theory\n\n"
+        "This part asks what the continuous and discrete entropies are.\n\n"
+        f"{filler} There is one important difference between the continuous and discrete entropies: "
+        "the continuous entropy is relative to the coordinate system.\n", encoding="utf-8")
+    question = "What is the one important difference between the continuous and discrete entropies?"
+    config = IndexConfig(encoders=("hash",))
+    PaperBridge(tmp_path / "library", index_config=config, encoders=[HashEncoder()]).add([paper])
+    tops = {}
+    for depth in (0, 3):
+        b = PaperBridge(tmp_path / "library", config=QAConfig(rerank_depth=1, sentence_depth=depth),
+                        index_config=config, encoders=[HashEncoder()])
+        top = b.retrieve(question, 1).hits[0].passage_id
+        tops[depth] = b.library.passages([top])[0].text
+    assert "one important difference" not in tops[0]
+    assert "one important difference" in tops[3]
