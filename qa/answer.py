@@ -127,6 +127,7 @@ def pick_sentences(
     prior: float = QAConfig.answer_rank_prior,
     coverage: Sequence[np.ndarray] | None = None,
     coverage_weight: float = 0.0,
+    follow: bool = QAConfig.answer_follow,
 ) -> list[QuotedSentence]:
     """The sentences of the top passages that best answer the question, best first.
 
@@ -141,7 +142,9 @@ def pick_sentences(
     with the question (they survive translation). Sentences after the best one must score
     within ``margin`` of it, so a weak second sentence never dilutes a clear answer.
     Sentences that are questions are never quoted, nor a keyword line unless keywords are
-    asked for.
+    asked for. With ``follow``, the sentence after the top passage's best one is quoted too:
+    the sentence that reads most like the question often only introduces the fact ("we adopt
+    a similar approach to enable long context" before "we apply YaRN").
     """
     skip_keywords = not _ASKS_KEYWORDS.search(question)
     candidates: list[QuotedSentence] = []
@@ -150,18 +153,39 @@ def pick_sentences(
         sims = vecs @ question_vec if len(sentences) else np.zeros(0)
         covered = coverage[rank - 1] if coverage is not None else np.zeros(len(sentences))
         for sentence, sim, cov in zip(sentences, sims, covered, strict=True):
-            if sentence.is_question or len(sentence.text) < MIN_SENTENCE_CHARS:
-                continue
-            if skip_keywords and _KEYWORD_LINE.match(sentence.text):
-                continue
-            candidates.append(QuotedSentence(rank, sentence.span, sentence.text))
-            scores.append(float(sim) + coverage_weight * float(cov) - prior * (rank - 1)
-                          + _anchor_bonus(question, sentence.text))
+            if _quotable(sentence, skip_keywords):
+                candidates.append(QuotedSentence(rank, sentence.span, sentence.text))
+                scores.append(float(sim) + coverage_weight * float(cov) - prior * (rank - 1)
+                              + _anchor_bonus(question, sentence.text))
     if not candidates:
         return []
     order = np.argsort(-np.asarray(scores))
     best = scores[int(order[0])]
-    return [candidates[i] for i in order[:limit] if scores[i] >= best - margin]
+    picked = [candidates[i] for i in order[:limit] if scores[i] >= best - margin]
+    top = next((s for s in picked if s.rank == 1), None)
+    after = _next_sentence(top, cached[0][0], skip_keywords) if follow and top else None
+    if after and all(s.span != after.span or s.rank != 1 for s in picked):
+        picked.append(after)
+    return picked
+
+
+def _quotable(sentence: Sentence, skip_keywords: bool) -> bool:
+    """False for a question, a fragment, and a keyword line unless keywords are asked for."""
+    if sentence.is_question or len(sentence.text) < MIN_SENTENCE_CHARS:
+        return False
+    return not (skip_keywords and _KEYWORD_LINE.match(sentence.text))
+
+
+def _next_sentence(quoted: QuotedSentence, sentences: Sequence[Sentence],
+                   skip_keywords: bool) -> QuotedSentence | None:
+    """The quotable sentence right after ``quoted`` in its passage, if there is one."""
+    spans = [s.span for s in sentences]
+    if quoted.span not in spans:
+        return None
+    index = spans.index(quoted.span) + 1
+    if index >= len(sentences) or not _quotable(sentences[index], skip_keywords):
+        return None
+    return QuotedSentence(quoted.rank, sentences[index].span, sentences[index].text)
 
 
 def compose(sentences: Sequence[QuotedSentence]) -> str:

@@ -91,6 +91,7 @@ class Asker:
         sentences = pick_sentences(
             question, vector, cached, limit=self.config.answer_sentences, margin=self.config.answer_margin,
             coverage=covered, coverage_weight=weight, prior=self.config.answer_rank_prior,
+            follow=self.config.answer_follow,
         )
         marks = {s.rank: s.span for s in reversed(sentences)}
         cites = _citations(hits, passages, marks)

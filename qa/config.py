@@ -34,6 +34,7 @@ class QAConfig:
     answer_margin: float = 0.3  # extra sentences must score within this of the best one
     answer_coverage_weight: float = 0.2  # weight of a sentence's term coverage when quoting it
     answer_rank_prior: float = 0.05  # a quoted sentence's score drops this much per citation rank
+    answer_follow: bool = True  # also quote the sentence after the top passage's best one
     # The encoder whose raw cosine is comparable across languages (USE is trained to be
     # language-neutral; e5's scores favour same-language text). It ranks, scores answer
     # sentences and decides whether the library answers at all; if the library lacks it,

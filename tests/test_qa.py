@@ -168,8 +168,35 @@ def test_a_keyword_line_is_quoted_only_when_keywords_are_asked_for() -> None:
                             [(sentences, vectors)], limit=3, margin=0.5)
     assert [s.text for s in picked] == [statement]
     picked = pick_sentences("What are the key words of the paper?", question,
-                            [(sentences, vectors)], limit=1, margin=0.5)
+                            [(sentences, vectors)], limit=1, margin=0.5, follow=False)
     assert [s.text for s in picked] == [keywords]
+
+
+def test_the_sentence_after_the_top_passages_best_one_is_quoted_too() -> None:
+    """The sentence that reads most like the question often only leads into the fact; the
+    one after it in the top passage is quoted with it, and nothing from a lower passage."""
+    import numpy as np
+
+    from paperbridge.qa.answer import compose, pick_sentences
+    from paperbridge.qa.evidence import Sentence
+
+    texts = ["We adopt a similar approach to DeepSeek-V2 to enable long context.",
+             "Specifically, we apply YaRN in two phases of 1000 steps each.",
+             "The model is released under the MIT license."]
+    spans, start = [], 0
+    for text in texts:
+        spans.append((start, start + len(text)))
+        start += len(text) + 1
+    top = [Sentence(1, span, text, False) for span, text in zip(spans, texts, strict=True)]
+    other = [Sentence(2, (0, len(texts[1])), "Long context matters for agents and for retrieval.", False)]
+    question = np.asarray([1.0, 0.0], dtype=np.float32)
+    cached = [(top, np.asarray([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=np.float32)),
+              (other, np.asarray([[0.0, 1.0]], dtype=np.float32))]
+    picked = pick_sentences("How is the context extended to 128K?", question, cached, limit=3, margin=0.3)
+    assert compose(picked) == f"{texts[0]} [1] {texts[1]} [1]"
+    alone = pick_sentences("How is the context extended to 128K?", question, cached, limit=3, margin=0.3,
+                           follow=False)
+    assert [s.text for s in alone] == [texts[0]]
 
 
 def test_a_paragraph_repeated_word_for_word_is_cited_once(tmp_path: Path) -> None:
