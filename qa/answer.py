@@ -22,6 +22,10 @@ _THOUSANDS = re.compile(r"(?<=\d)[ ,](?=\d{3}(?!\d))")
 _KEYWORDS = r"key\s*words?|keywords|index\s+terms|关键词|关键字"
 _KEYWORD_LINE = re.compile(rf"^\s*(?:{_KEYWORDS})\s*[:：—\-]", re.IGNORECASE)
 _ASKS_KEYWORDS = re.compile(_KEYWORDS, re.IGNORECASE)
+# A sentence's end, or a clause's, in either language; a block of short lines without one
+# is a label block (:func:`label_block`).
+_STATES = re.compile(r"[。！？；]|[A-Za-z)\]][.!?;](?:\s|$)")
+_LABEL_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -170,10 +174,23 @@ def pick_sentences(
 
 
 def _quotable(sentence: Sentence, skip_keywords: bool) -> bool:
-    """False for a question, a fragment, and a keyword line unless keywords are asked for."""
-    if sentence.is_question or len(sentence.text) < MIN_SENTENCE_CHARS:
+    """False for a question, a fragment, a block of short lines, and a keyword line unless
+    keywords are asked for."""
+    if sentence.is_question or len(sentence.text) < MIN_SENTENCE_CHARS or label_block(sentence.text):
         return False
     return not (skip_keywords and _KEYWORD_LINE.match(sentence.text))
+
+
+def label_block(text: str) -> bool:
+    """True for three or more short lines that state nothing: a title page ("DeepSeek-V3
+    Technical Report / DeepSeek-AI / research@deepseek.com"), a cover, a table's rows. Its
+    passage may be cited, but quoted in running text its lines read as nonsense; a list's
+    lead-in ("我自定义了 4 个命令：") is a sentence."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) < 3 or any(line.endswith((":", "：")) for line in lines):
+        return False
+    median = sorted(len(line) for line in lines)[len(lines) // 2]
+    return median <= _LABEL_CHARS and not _STATES.search(text)
 
 
 def _next_sentence(quoted: QuotedSentence, sentences: Sequence[Sentence],

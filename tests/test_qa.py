@@ -172,6 +172,30 @@ def test_a_keyword_line_is_quoted_only_when_keywords_are_asked_for() -> None:
     assert [s.text for s in picked] == [keywords]
 
 
+def test_a_title_page_or_a_tables_rows_are_cited_but_never_quoted() -> None:
+    """Three or more short lines that state nothing read as nonsense when quoted in running
+    text; a list's lead-in and a wrapped sentence are quoted as usual."""
+    import numpy as np
+
+    from paperbridge.qa.answer import label_block, pick_sentences
+    from paperbridge.qa.evidence import Sentence
+
+    title = "DeepSeek-V3 Technical Report\nDeepSeek-AI\nresearch@deepseek.com"
+    assert label_block(title)
+    assert label_block("No .2022 2 6\n中国信息通信研究院\n2023年 1月\n数据要素白皮书\n(2022 年)")
+    assert label_block("操作系统 发行版 编辑器\n通用 TeX Live TeXworks\nWindows MikTeX TeXstudio")
+    assert not label_block("另外，我自定义了 4 个命令：\n\n1.")
+    assert not label_block("The tokenizer uses\nbyte-level BPE with\na 128K vocabulary.")
+    statement = "The tokenizer for DeepSeek-V3 employs Byte-level BPE with a vocabulary of 128K tokens."
+    sentences = [Sentence(1, (0, len(title)), title, False),
+                 Sentence(2, (0, len(statement)), statement, False)]
+    question = np.asarray([1.0, 0.0], dtype=np.float32)
+    cached = [([sentences[0]], np.asarray([[1.0, 0.0]], dtype=np.float32)),
+              ([sentences[1]], np.asarray([[0.8, 0.6]], dtype=np.float32))]
+    picked = pick_sentences("How large is DeepSeek-V3's vocabulary?", question, cached, limit=3, margin=0.5)
+    assert [(s.rank, s.text) for s in picked] == [(2, statement)]
+
+
 def test_the_sentence_after_the_top_passages_best_one_is_quoted_too() -> None:
     """The sentence that reads most like the question often only leads into the fact; the
     one after it in the top passage is quoted with it, and nothing from a lower passage."""
