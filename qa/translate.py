@@ -177,22 +177,31 @@ def _english_terms(text: str, lexicon: Lexicon | None, known: Known | None) -> l
     terms: list[Term] = []
     i = 0
     while i < len(content):
-        size = 1
-        found: tuple[str, ...] = ()
-        for size in range(min(MAX_PHRASE, len(content) - i), 0, -1):
-            words = content[i : i + size]
-            plain = all(w.isalpha() for w in words)
-            found = lexicon.chinese_terms(words) if plain and lexicon else ()
-            if found and size == 1 and words[0].isupper():
-                found = found[:1]  # an acronym's first sense only: "GPT" is no 通用终端
-            if found:
-                break
+        size, senses = _longest_phrase(content[i:], lexicon, known)
         phrase = " ".join(content[i : i + size])
         name = size == 1 and _is_name(content[i])
         own = tuple(tokenize(phrase)) if not name else tuple(tokenize(phrase.replace("-", " ")))
-        terms.append(Term(phrase, own, _senses(found, "zh", known), name))
+        terms.append(Term(phrase, own, senses, name))
         i += size
     return terms
+
+
+def _longest_phrase(words: list[str], lexicon: Lexicon | None,
+                    known: Known | None) -> tuple[int, tuple[tuple[str, ...], ...]]:
+    """How many of ``words`` form the longest phrase with a translation some passage uses,
+    and its senses; (1, ()) when none has. A phrase the library never writes in the other
+    language ("project team", no passage saying 项目团队) is looked up by its words (项目, 小组)."""
+    for size in range(min(MAX_PHRASE, len(words)), 0, -1):
+        head = words[:size]
+        if not (lexicon and all(w.isalpha() for w in head)):
+            continue
+        found = lexicon.chinese_terms(head)
+        if found and size == 1 and head[0].isupper():
+            found = found[:1]  # an acronym's first sense only: "GPT" is no 通用终端
+        senses = _senses(found, "zh", known)
+        if senses:
+            return size, senses
+    return 1, ()
 
 
 def _is_name(word: str) -> bool:

@@ -61,6 +61,27 @@ def test_translations_no_passage_uses_are_dropped(lexicon: Lexicon) -> None:
     assert [s for t in terms.terms for s in t.senses] == [("attent",)]
 
 
+def test_a_phrase_whose_translations_no_passage_uses_is_looked_up_by_its_words(lexicon: Lexicon) -> None:
+    """"load balancing" is 负载均衡 in the lexicon; a library that never writes it but
+    writes the words' translations is still reached through the phrase's words."""
+    assert "负载均衡" in lexicon.chinese_terms(["load", "balancing"])
+
+    from paperbridge.index.lexical import tokenize
+
+    words = lexicon.chinese_terms(["load"]) + lexicon.chinese_terms(["balancing"])
+    used = {tuple(tokenize(w)) for w in words} - {tuple(tokenize(w)) for w in lexicon.chinese_terms(
+        ["load", "balancing"])}
+
+    def known(form: tuple[str, ...], lang: str) -> bool:
+        return form in used  # the single words' translations, none of the phrase's
+
+    assert [t.word for t in question_terms("How does load balancing work?", lexicon).terms] == [
+        "load balancing", "work"]
+    split = question_terms("How does load balancing work?", lexicon, known)
+    assert [t.word for t in split.terms][:2] == ["load", "balancing"]
+    assert all(t.senses for t in split.terms[:2])
+
+
 def test_coverage_weighs_rare_terms_and_counts_any_form(lexicon: Lexicon) -> None:
     terms = question_terms("What is exposure bias in teacher forcing?", lexicon)
     df = {"en": {"bias": 40, "exposur": 2, "teacher": 3, "forc": 5}, "zh": {"偏差": 10}}
