@@ -48,10 +48,15 @@ _REFERENCE_TRAIT = re.compile(
 # Text, then one page number (roman in front matter): "1.2 背景 5", "Introduction xi".
 _ENTRY_END = re.compile(r"[^\d\s,.%]\s*(?:\d{1,4}|[ivxlc]{1,6})\s*$", re.IGNORECASE)
 _INDEX_LINE = re.compile(r"^\S.{0,60}?[,，]?\s+\d{1,4}(?:\s*[,，–-]\s*\d{1,4})*$")
+# A copyright or licence notice. "未经许可" counts only with the copying it forbids (a GDPR
+# definition says data were disclosed "未经同意"), and "仅供参考" only as a notice of its own
+# (_SHORT_NOTICE): in a paragraph of a guide it says the advice is tentative.
 _BOILERPLATE = re.compile(
-    r"all rights reserved|版权所有|版权声明|未经.{0,12}(?:许可|同意)|\bISBN\b|"
-    r"^(?:©|copyright\b|\(c\)\s*\d{4})|仅供.{0,6}(?:学习|参考|使用)",
+    r"all rights reserved|版权所有|版权声明|\bISBN\b|^(?:©|copyright\b|\(c\)\s*\d{4})|"
+    r"未经.{0,12}(?:许可|同意).{0,12}(?:转载|复制|翻印|翻录|摘编|传播|抄袭|发行|出版|商业)",
     re.IGNORECASE)
+_SHORT_NOTICE = re.compile(r"仅供.{0,6}(?:学习|参考|使用|交流)")
+_SHORT_NOTICE_CHARS = 60
 _CODE_TOKEN = re.compile(
     r"\\[A-Za-z]+|[{}]|;\s*$|\);|==|!=|<-|->|=>|%>%|::|\b(?:def|return|import|function|var|let|"
     r"const|#include|printf)\b", re.MULTILINE)
@@ -222,12 +227,20 @@ def _prose(text: str) -> bool:
     return len(text) >= 80 and len(re.findall(r"[。！？]|[a-z)][.!?](?:\s|$)", text)) >= 2
 
 
+def is_notice(text: str) -> bool:
+    """A copyright or licence notice ("All rights reserved", "版权所有，未经许可不得转载",
+    "本资料仅供学习交流使用"), not a paragraph that uses the same words."""
+    if _BOILERPLATE.search(text):
+        return True
+    return len(text) <= _SHORT_NOTICE_CHARS and bool(_SHORT_NOTICE.search(text))
+
+
 def _block_kind(block: Block, page: int, pages: int) -> str:
     """Body blocks that are code, tables or boilerplate by their own text."""
     text = block.text
     if block.kind in ("caption",):
         return block.kind
-    if _BOILERPLATE.search(text) and (len(text) <= 400 or page < 3 or page >= pages - 1):
+    if is_notice(text) and (len(text) <= 400 or page < 3 or page >= pages - 1):
         return "boilerplate"
     if _is_code(text):
         return "code"

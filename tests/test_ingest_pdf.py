@@ -100,6 +100,21 @@ def test_a_named_index_in_the_last_pages_is_an_index() -> None:
     assert _back_index("How we built the index", 34, 36) is None
 
 
+def test_a_notice_is_boilerplate_but_a_paragraph_using_its_words_is_not() -> None:
+    """Notices stay out of answers; a GDPR definition ("未经同意而被公开") and a guide's
+    "此篇安装教程仅供参考" inside a paragraph were dropped as boilerplate."""
+    from paperbridge.ingest.structure import is_notice
+
+    assert is_notice("Copyright ©2003–2009 CTEX and all the Contributors. All rights reserved.")
+    assert is_notice("版权所有，未经许可不得转载。")
+    assert is_notice("未经作者书面许可，不得以任何形式复制本书内容。")
+    assert is_notice("本资料仅供学习交流使用，请勿用于商业用途。")
+    assert not is_notice("(12)“个人数据泄露”是指由于违反安全政策而导致传输、储存、处理中的个人数据"
+                         "被意外或非法损毁、丢失、更改或未经同意而被公开或访问。")
+    assert not is_notice("目前微软推出了 Windows Subsystem for Linux (WSL) 供开发人员使用. 在这里简要介绍"
+                         "如何在 WSL 中安装 TEX Live. 我选择的是微软商店中的 Ubuntu. 此篇安装教程仅供参考.")
+
+
 def test_ligatures_and_hyphenation_are_undone(shared_pdfs: Path) -> None:
     multicolumn = "\n".join(_texts(shared_pdfs / "en_latex_multicolumn.pdf"))
     assert "two columns filled with Lorem Ipsum" in multicolumn
