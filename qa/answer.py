@@ -168,7 +168,7 @@ def pick_sentences(
     picked = [candidates[i] for i in order[:limit] if scores[i] >= best - margin]
     top = next((s for s in picked if s.rank == 1), None)
     after = _next_sentence(top, cached[0][0], skip_keywords) if follow and top else None
-    if after and all(s.span != after.span or s.rank != 1 for s in picked):
+    if after and after not in picked:
         picked.append(after)
     return picked
 

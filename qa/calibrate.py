@@ -51,13 +51,16 @@ def calibrate(library: Library, *_: object) -> Calibration:
         return cached
     log.info("indexing the anchors of %s (once per library version)", library.path)
     ids = library.passage_ids()
-    texts: dict[str, list[str]] = {d.doc_id: [d.title, d.source, *d.authors] for d in library.documents()}
-    for start in range(0, len(ids), _CHUNK):
+    documents = {d.doc_id: set(vocabulary([d.title, d.source, *d.authors])) for d in library.documents()}
+    for start in range(0, len(ids), _CHUNK):  # a chunk of passage texts in memory at a time
+        texts: dict[str, list[str]] = {}
         for passage in library.passages(ids[start : start + _CHUNK]):
             texts.setdefault(passage.doc_id, []).append(passage.text)
-    documents = {doc: vocabulary(parts) for doc, parts in texts.items()}
+        for doc, parts in texts.items():
+            documents.setdefault(doc, set()).update(vocabulary(parts))
     words = {lang: dict(counts) for lang, counts in library.vocabulary().items()}
-    result = Calibration(generation, frozenset().union(*documents.values()), words, documents)
+    found = {doc: frozenset(anchors) for doc, anchors in documents.items()}
+    result = Calibration(generation, frozenset().union(*found.values()), words, found)
     _save(library, version, result)
     return result
 

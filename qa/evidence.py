@@ -75,10 +75,7 @@ class SentenceCache:
             found = self._read(missing)
             found.update(self._embed([p for p in missing if p.id not in found]))
             known.update(found)
-            with self._lock:
-                self._items.update(found)
-                while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
+            self._remember(found)
         return [known[p.id] for p in passages]
 
     def stored(self, passages: Sequence[StoredPassage]) -> dict[int, Entry]:
@@ -87,11 +84,15 @@ class SentenceCache:
         with self._lock:
             known = {p.id: self._items[p.id] for p in passages if p.id in self._items}
         found = self._read([p for p in passages if p.id not in known])
+        self._remember(found)
+        return {**known, **found}
+
+    def _remember(self, found: dict[int, Entry]) -> None:
+        """Cache entries, dropping the least recently used beyond the capacity."""
         with self._lock:
             self._items.update(found)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
-        return {**known, **found}
 
     def _read(self, passages: Sequence[StoredPassage]) -> dict[int, Entry]:
         """The passages' stored sentence vectors, where the library stores this encoder's."""

@@ -189,8 +189,8 @@ def _english_terms(text: str, lexicon: Lexicon | None, known: Known | None) -> l
 def _longest_phrase(words: list[str], lexicon: Lexicon | None,
                     known: Known | None) -> tuple[int, tuple[tuple[str, ...], ...]]:
     """How many of ``words`` form the longest phrase with a translation some passage uses,
-    and its senses; (1, ()) when none has. A phrase the library never writes in the other
-    language ("project team", no passage saying 项目团队) is looked up by its words (项目, 小组)."""
+    and its senses; (1, ()) when none has. A phrase whose translations no passage of the
+    other language uses ("project team") is looked up by its words ("project", "team")."""
     for size in range(min(MAX_PHRASE, len(words)), 0, -1):
         head = words[:size]
         if not (lexicon and all(w.isalpha() for w in head)):
